@@ -1,0 +1,97 @@
+package kernels
+
+// implKind identifies a set of kernels for a CPU feature level.
+type implKind uint8
+
+const (
+	kindGeneric implKind = iota
+	kindAVX2
+	kindAVX512
+)
+
+// implementation is one set of kernels and its tuning. The kernels are
+// called through switches on kind rather than function values, so that
+// escape analysis sees the (non-escaping) callees and nothing allocates.
+type implementation struct {
+	name string
+	kind implKind
+
+	// Sgemm tuning: the row-tile height (micro-kernels exist for 1..mr
+	// rows), the K block, and the number of floats of B to keep in L2.
+	mr       int
+	kc       int
+	l2Floats int
+}
+
+var generic = &implementation{name: "generic", kind: kindGeneric, mr: 4, kc: 256, l2Floats: 128 << 10}
+
+// active is the implementation in use, chosen once from the CPU features
+// (like golang.org/x/sys/cpu itself); tests switch it with useGeneric,
+// useAVX2 and useAVX512.
+var active = best()
+
+// Impl names the active implementation: "avx512", "avx2+fma" or "generic".
+func Impl() string { return active.name }
+
+// useGeneric switches to the portable kernels.
+func useGeneric() { active = generic }
+
+func (impl *implementation) gemm(rows int, p *gemmArgs) {
+	switch impl.kind {
+	case kindAVX512:
+		sgemmAVX512(rows, p)
+	case kindAVX2:
+		sgemmAVX2(rows, p)
+	default:
+		gemmGeneric(rows, p)
+	}
+}
+
+// dwRow computes the interior of a depthwise output row (stride 1 or 2); it
+// reports false if the implementation has no vector kernel for it.
+func (impl *implementation) dwRow(stride int, p *dwArgs) bool {
+	switch impl.kind {
+	case kindAVX512:
+		dwRowAVX512(stride, p)
+	case kindAVX2:
+		dwRowAVX2(stride, p)
+	default:
+		return false
+	}
+	return true
+}
+
+func (impl *implementation) hasDWRow() bool { return impl.kind != kindGeneric }
+
+func (impl *implementation) binary(op int, dst, a, b *float32, n int) {
+	switch impl.kind {
+	case kindAVX512:
+		binaryAVX512(op, dst, a, b, n)
+	case kindAVX2:
+		binaryAVX2Go(op, dst, a, b, n)
+	default:
+		binaryGeneric(op, dst, a, b, n)
+	}
+}
+
+func (impl *implementation) addScalar(dst, a *float32, s float32, n int) {
+	switch impl.kind {
+	case kindAVX512:
+		addScalarAVX512(dst, a, s, n)
+	case kindAVX2:
+		addScalarAVX2Go(dst, a, s, n)
+	default:
+		addScalarGeneric(dst, a, s, n)
+	}
+}
+
+func (impl *implementation) activate(dst *float32, n, flags int, lo, hi, leak float32) {
+	switch impl.kind {
+	case kindAVX512:
+		activateAVX512(dst, n, flags, lo, hi, leak)
+	case kindAVX2:
+		activateAVX2(dst, n, flags, lo, hi, leak)
+	default:
+		activateGeneric(dst, n, flags, lo, hi, leak)
+	}
+}

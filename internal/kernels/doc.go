@@ -1,0 +1,39 @@
+// Package kernels holds the float32 numeric kernels of the inference engine:
+// a matrix multiply with a fused epilogue (Sgemm), the operand packing it reads
+// (PackB, Im2colPacked), a depthwise convolution (DepthwiseConv2D) and a few
+// element-wise helpers.
+//
+// All matrices are float32, row-major, with explicit leading dimensions, in the
+// style of gonum's BLAS: element (i, j) of an m×n matrix a with leading
+// dimension lda is a[i*lda+j], and lda >= n. Functions panic on inconsistent
+// shapes or short buffers, like gonum does; they never allocate.
+//
+// # Packed right-hand operand
+//
+// The right-hand operand B (K×N) of Sgemm is packed once into panels of NR
+// columns. Panel p holds columns [p*NR, p*NR+NR) and occupies K*NR contiguous
+// floats starting at p*K*NR; within it, row k is the NR floats at k*NR, so
+//
+//	packed[p*K*NR + k*NR + jj] = B[k][p*NR+jj]
+//
+// The last panel is zero-padded to NR columns, so the packed length is
+// ceil(N/NR)*NR*K (PackedBLen). The micro-kernel streams one or two panels
+// with sequential vector loads and broadcasts the elements of A straight from
+// its rows, so A is never packed: a batch-1 Gemm (m = 1) costs no copy at all.
+//
+// Im2colPacked writes the im2col matrix of a convolution directly in this
+// layout, so a convolution is Im2colPacked followed by one Sgemm with the
+// weights (Cout × Cin*KH*KW, as stored by ONNX) as A.
+//
+// # Implementations
+//
+// On amd64 the hot kernels are written in assembly for AVX-512 and for
+// AVX2+FMA and chosen once at start-up from the CPU features; every other
+// architecture, and amd64 without AVX2, uses portable Go. Impl names the
+// active implementation. All functions are safe for concurrent use as long as
+// concurrent calls do not write overlapping memory.
+//
+// Vector loads need no particular alignment, but packed buffers aligned to 64
+// bytes avoid cache-line splits; Go's allocator aligns allocations of 32 KiB
+// or more to a page.
+package kernels

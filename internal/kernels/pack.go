@@ -1,0 +1,186 @@
+package kernels
+
+import "fmt"
+
+// PackB packs the k×n matrix B into dst in the panel layout Sgemm reads and
+// returns the packed matrix, which refers to dst. Without transB, b is k×n
+// with leading dimension ldb (B[kk][j] = b[kk*ldb+j]); with transB, b holds
+// Bᵀ, n×k (B[kk][j] = b[j*ldb+kk]). len(dst) must be at least
+// PackedBLen(k, n). PackB does not allocate.
+func PackB(dst []float32, k, n int, b []float32, ldb int, transB bool) PackedB {
+	rows, cols := k, n // of the stored matrix b
+	if transB {
+		rows, cols = n, k
+	}
+	switch {
+	case k < 0 || n < 0:
+		panic(fmt.Sprintf("kernels: PackB k = %d, n = %d < 0", k, n))
+	case ldb < max(cols, 1):
+		panic(fmt.Sprintf("kernels: PackB ldb = %d < %d", ldb, cols))
+	case rows > 0 && cols > 0 && len(b) < (rows-1)*ldb+cols:
+		panic(fmt.Sprintf("kernels: PackB len(b) = %d < %d", len(b), (rows-1)*ldb+cols))
+	case len(dst) < PackedBLen(k, n):
+		panic(fmt.Sprintf("kernels: PackB len(dst) = %d < PackedBLen(%d, %d) = %d", len(dst), k, n, PackedBLen(k, n)))
+	}
+	dst = dst[:PackedBLen(k, n)]
+	if k == 0 || n == 0 {
+		return PackedB{K: k, N: n, data: dst}
+	}
+	if transB {
+		packTrans(dst, k, n, b, ldb)
+	} else {
+		packPlain(dst, k, n, b, ldb)
+	}
+	return PackedB{K: k, N: n, data: dst}
+}
+
+func packPlain(dst []float32, k, n int, b []float32, ldb int) {
+	full := n / NR
+	for p := range full {
+		d := dst[p*NR*k:][:NR*k]
+		for kk := range k {
+			*(*[NR]float32)(d[kk*NR:]) = *(*[NR]float32)(b[kk*ldb+p*NR:])
+		}
+	}
+	if rem := n - full*NR; rem > 0 {
+		d := dst[full*NR*k:][:NR*k]
+		for kk := range k {
+			row := d[kk*NR:][:NR]
+			copy(row, b[kk*ldb+full*NR:][:rem])
+			clear(row[rem:])
+		}
+	}
+}
+
+// packTrans packs from Bᵀ (n×k), transposing blocks of NR×NR.
+func packTrans(dst []float32, k, n int, b []float32, ldb int) {
+	for p := 0; p*NR < n; p++ {
+		d := dst[p*NR*k:][:NR*k]
+		w := min(NR, n-p*NR)
+		for k0 := 0; k0 < k; k0 += NR {
+			kw := min(NR, k-k0)
+			for jj := range w {
+				src := b[(p*NR+jj)*ldb+k0:][:kw]
+				for kk, x := range src {
+					d[(k0+kk)*NR+jj] = x
+				}
+			}
+			if w < NR {
+				for kk := range kw {
+					clear(d[(k0+kk)*NR+w : (k0+kk+1)*NR])
+				}
+			}
+		}
+	}
+}
+
+// Im2colPacked writes the im2col matrix of one image for a convolution
+// directly in the packed layout and returns it. src is the c×h×w input of one
+// group (NCHW); the kernel is kh×kw with the given padding (top, left),
+// strides and dilations; the output is oh×ow. Row (ci*kh+ki)*kw+kj, column
+// oy*ow+ox of the result holds src[ci][oy*strideH-padT+ki*dilH][ox*strideW-padL+kj*dilW],
+// or zero where that falls in the padding, so that the ONNX weights
+// (Cout × c*kh*kw) times it is the convolution. len(dst) must be at least
+// PackedBLen(c*kh*kw, oh*ow). Im2colPacked does not allocate.
+func Im2colPacked(dst []float32, src []float32, c, h, w, kh, kw, padT, padL, strideH, strideW, dilH, dilW, oh, ow int) PackedB {
+	k, n := c*kh*kw, oh*ow
+	switch {
+	case c < 0 || h < 0 || w < 0 || kh < 1 || kw < 1 || oh < 0 || ow < 0:
+		panic(fmt.Sprintf("kernels: Im2colPacked bad shape c=%d h=%d w=%d kh=%d kw=%d oh=%d ow=%d", c, h, w, kh, kw, oh, ow))
+	case strideH < 1 || strideW < 1 || dilH < 1 || dilW < 1:
+		panic(fmt.Sprintf("kernels: Im2colPacked strides (%d, %d) and dilations (%d, %d) must be >= 1", strideH, strideW, dilH, dilW))
+	case len(src) < c*h*w:
+		panic(fmt.Sprintf("kernels: Im2colPacked len(src) = %d < c*h*w = %d", len(src), c*h*w))
+	case len(dst) < PackedBLen(k, n):
+		panic(fmt.Sprintf("kernels: Im2colPacked len(dst) = %d < PackedBLen(%d, %d) = %d", len(dst), k, n, PackedBLen(k, n)))
+	}
+	dst = dst[:PackedBLen(k, n)]
+	if k == 0 || n == 0 {
+		return PackedB{K: k, N: n, data: dst}
+	}
+	if kh == 1 && kw == 1 && padT == 0 && padL == 0 && strideH == 1 && strideW == 1 && oh == h && ow == w {
+		packPlain(dst, k, n, src, h*w)
+		return PackedB{K: k, N: n, data: dst}
+	}
+	g := im2colGeom{c: c, h: h, w: w, kh: kh, kw: kw, padT: padT, padL: padL, sh: strideH, sw: strideW, dh: dilH, dw: dilW, oh: oh, ow: ow}
+	im2col(dst, src, &g)
+	return PackedB{K: k, N: n, data: dst}
+}
+
+// im2colGeom is the geometry of an Im2colPacked call.
+type im2colGeom struct {
+	c, h, w, kh, kw, padT, padL, sh, sw, dh, dw, oh, ow int
+}
+
+// im2colSeg is a run of the columns of one panel that lie in one output row.
+type im2colSeg struct {
+	oy, ox, lane, n int
+}
+
+func im2col(dst, src []float32, g *im2colGeom) {
+	k, n := g.c*g.kh*g.kw, g.oh*g.ow
+	var segs [NR]im2colSeg
+	for p := 0; p*NR < n; p++ {
+		// Split the panel's columns into runs within one output row.
+		ns := 0
+		for pos, lane := p*NR, 0; lane < NR && pos < n; ns++ {
+			oy, ox := pos/g.ow, pos%g.ow
+			cnt := min(g.ow-ox, NR-lane, n-pos)
+			segs[ns] = im2colSeg{oy: oy, ox: ox, lane: lane, n: cnt}
+			pos += cnt
+			lane += cnt
+		}
+		d := dst[p*NR*k:][:NR*k]
+		krow := 0
+		for ci := range g.c {
+			plane := src[ci*g.h*g.w:][:g.h*g.w]
+			for ki := range g.kh {
+				for kj := range g.kw {
+					out := (*[NR]float32)(d[krow*NR:])
+					krow++
+					im2colRow(out, plane, segs[:ns], g, ki*g.dh-g.padT, kj*g.dw-g.padL)
+				}
+			}
+		}
+	}
+}
+
+// im2colRow fills one packed row (NR columns) for kernel offset (dy, dx).
+func im2colRow(out *[NR]float32, plane []float32, segs []im2colSeg, g *im2colGeom, dy, dx int) {
+	if len(segs) == 1 && segs[0].n == NR && g.sw == 1 {
+		s := segs[0]
+		iy, ix := s.oy*g.sh+dy, s.ox+dx
+		if iy >= 0 && iy < g.h && ix >= 0 && ix+NR <= g.w {
+			*out = *(*[NR]float32)(plane[iy*g.w+ix:])
+			return
+		}
+	}
+	*out = [NR]float32{}
+	for _, s := range segs {
+		iy := s.oy*g.sh + dy
+		if iy < 0 || iy >= g.h {
+			continue
+		}
+		row := plane[iy*g.w:][:g.w]
+		ix0 := s.ox*g.sw + dx
+		// Lanes t in [lo, hi) of the run read row[ix0+t*sw], inside the row.
+		lo, hi := 0, s.n
+		if ix0 < 0 {
+			lo = (-ix0 + g.sw - 1) / g.sw
+		}
+		if last := ix0 + (hi-1)*g.sw; last >= g.w {
+			hi = (g.w - ix0 + g.sw - 1) / g.sw
+		}
+		if lo >= hi {
+			continue
+		}
+		o := out[s.lane+lo : s.lane+hi]
+		if g.sw == 1 {
+			copy(o, row[ix0+lo:ix0+hi])
+			continue
+		}
+		for t := range o {
+			o[t] = row[ix0+(lo+t)*g.sw]
+		}
+	}
+}
