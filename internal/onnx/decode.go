@@ -18,6 +18,10 @@ import (
 // ErrMalformed marks bytes that are not a well-formed ONNX model.
 var ErrMalformed = errors.New("malformed ONNX model")
 
+// ErrExternalData marks a model decoded without its directory whose tensors live in external
+// files: load it from its path (Load) so they can be found.
+var ErrExternalData = errors.New("model keeps tensors in external data files")
+
 // maxSubgraphDepth bounds nesting of graph attributes; real models nest a few levels, hostile
 // files nest until the stack runs out.
 const maxSubgraphDepth = 64
@@ -384,7 +388,7 @@ func (d *decoder) external(pt *onnxpb.TensorProto, want int64) ([]byte, error) {
 		}
 	}
 	if d.dir == "" {
-		return nil, fmt.Errorf("tensor %q keeps its data in external file %q: load the model from its path so the file can be found", pt.GetName(), loc)
+		return nil, fmt.Errorf("%w: tensor %q is in %q; load the model from its path so the file can be found", ErrExternalData, pt.GetName(), loc)
 	}
 	if loc == "" || filepath.IsAbs(loc) || !filepath.IsLocal(loc) || strings.ContainsRune(loc, 0) {
 		return nil, fmt.Errorf("%w: tensor %q: external data location %q must be a relative path inside the model's directory", ErrMalformed, pt.GetName(), loc)

@@ -150,7 +150,7 @@ func TestExternalDataIsReadFromBesideTheModel(t *testing.T) {
 	b, err := os.ReadFile(write("w.bin"))
 	require.NoError(t, err)
 	_, err = Decode(b)
-	require.ErrorContains(t, err, "load the model from its path")
+	require.ErrorIs(t, err, ErrExternalData)
 }
 
 func TestValidateNamesTheProblem(t *testing.T) {
