@@ -241,7 +241,7 @@ func (s *Studio) pipeline(ctx context.Context, id string, only StepName) error {
 // execStep runs one step with its status transitions recorded and announced.
 func (s *Studio) execStep(ctx context.Context, r *Run, st StepName) error {
 	now := time.Now()
-	if err := s.setStep(ctx, r, st, store.StepUpdate{Status: store.StatusRunning, Started: now, IncAttempt: true}); err != nil {
+	if err := s.setStep(ctx, r, st, store.StepUpdate{Status: store.StatusRunning, Started: now, IncAttempt: true, Job: owner()}); err != nil {
 		return err
 	}
 	logf, err := os.OpenFile(s.logPath(r.ID, st), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)

@@ -173,6 +173,9 @@ func (s *Studio) reconcile(ctx context.Context) error {
 		return err
 	}
 	for _, st := range steps {
+		if alive(st.Job) {
+			continue // another live process is executing it
+		}
 		msg := fmt.Sprintf("interrupted: the studio stopped while this step was running (started %s); start the run again to retry it",
 			st.Started.Format(time.RFC3339))
 		if _, err := s.store.UpdateStep(ctx, st.RunID, st.Name, store.StepUpdate{Status: store.StatusFailed, Error: msg, Finished: time.Now()}); err != nil {

@@ -62,3 +62,6 @@ func canonicalTechnique(spec string, haveCalib bool) (string, error) {
 	_ = haveCalib
 	return s, nil
 }
+
+// DemoTechniques is a spread of catalogue entries, from lossless to aggressive, for demos.
+func DemoTechniques() []string { return []string{"none"} }

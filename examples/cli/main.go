@@ -17,9 +17,12 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/tinymlaas/tinyml/tinyml"
 )
 
 func main() {
+	tinyml.WorkerMain() // this binary also executes pipeline steps as the studio's child processes
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRoot(os.Stdout, os.Stderr).ExecuteContext(ctx)
 	stop()
@@ -50,7 +53,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		def = "./tinyml-data"
 	}
 	root.PersistentFlags().StringVar(&a.dir, "dir", def, "the studio's data directory (store and run volumes); default $TINYML_DIR or ./tinyml-data")
-	root.AddCommand(a.evalCmd(), a.predictCmd())
+	root.AddCommand(a.demoCmd(), a.evalCmd(), a.predictCmd(), a.projectCmd(), a.deviceCmd(), a.runCmd())
 	return root
 }
 

@@ -50,7 +50,7 @@ type region struct {
 	off, n int
 }
 
-func (r region) bytes() []byte    { return r.s.buf[r.off : r.off+r.n] }
+func (r region) bytes() []byte  { return r.s.buf[r.off : r.off+r.n] }
 func (r region) f32() []float32 { return f32s(r.bytes()) }
 
 func (b *build) name() string { return b.node.label() }
