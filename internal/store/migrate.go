@@ -11,9 +11,10 @@ import (
 // to version i+1. Append only; never edit an entry once released.
 //
 // Times are INTEGER nanoseconds since the Unix epoch, UTC; NULL is the zero
-// time. runs.seq (the rowid) gives the creation order; steps are clustered by
-// (run_id, position), so a run's steps come back in pipeline order without a
-// sort.
+// time. runs.seq (the rowid) gives the creation order; steps refer to it
+// (not to the text ID) and are clustered by (run_seq, position), so listing
+// runs with their steps is two ordered scans merged in Go, and a run's steps
+// come back in pipeline order without a sort.
 var migrations = []string{
 	// 1: projects, devices, runs, steps.
 	`
@@ -58,7 +59,7 @@ CREATE INDEX runs_project ON runs (project_id, seq);
 CREATE INDEX runs_status ON runs (status, seq);
 
 CREATE TABLE steps (
-	run_id   TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+	run_seq  INTEGER NOT NULL REFERENCES runs (seq) ON DELETE CASCADE,
 	position INTEGER NOT NULL,
 	name     TEXT NOT NULL,
 	status   TEXT NOT NULL CHECK (status IN ('pending', 'running', 'generated', 'failed', 'canceled')),
@@ -68,10 +69,10 @@ CREATE TABLE steps (
 	attempt  INTEGER NOT NULL DEFAULT 0,
 	job      TEXT NOT NULL DEFAULT '',
 	updated  INTEGER NOT NULL,
-	PRIMARY KEY (run_id, position),
-	UNIQUE (run_id, name)
+	PRIMARY KEY (run_seq, position),
+	UNIQUE (run_seq, name)
 ) STRICT, WITHOUT ROWID;
-CREATE INDEX steps_running ON steps (run_id, position) WHERE status = 'running';
+CREATE INDEX steps_running ON steps (run_seq, position) WHERE status = 'running';
 `,
 }
 

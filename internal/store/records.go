@@ -131,9 +131,9 @@ func RunStatus(steps []Step) string {
 
 // ListFilter selects runs for ListRuns. Zero fields do not filter.
 type ListFilter struct {
-	ProjectID string
-	Status    string
-	Limit     int // at most this many runs (the oldest first); 0 = all
+	ProjectID string // a project ID (resolve a name with GetProject first)
+	Status    string // the run's status
+	Limit     int    // at most this many runs (the oldest first); 0 = all
 }
 
 // StepUpdate is a change to one step, applied by UpdateStep.

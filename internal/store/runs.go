@@ -42,7 +42,7 @@ func (s *Store) CreateRuns(ctx context.Context, projectID string, runs []Run, st
 		}
 		defer insRun.Close()
 		insStep, err := tx.PrepareContext(ctx, `INSERT INTO steps
-			(run_id, position, name, status, updated) VALUES (?, ?, ?, ?, ?)`)
+			(run_seq, position, name, status, updated) VALUES (?, ?, ?, ?, ?)`)
 		if err != nil {
 			return err
 		}
@@ -57,14 +57,19 @@ func (s *Store) CreateRuns(ctx context.Context, projectID string, runs []Run, st
 				r.Metrics = append([]byte(nil), r.Metrics...)
 				metrics = string(r.Metrics)
 			}
-			if _, err := insRun.ExecContext(ctx, r.ID, r.ProjectID, r.Model, r.Dataset, r.Calib, r.Technique,
-				r.Device, r.Toolchain, r.Status, now.UnixNano(), now.UnixNano(), metrics, r.Installed); err != nil {
+			res, err := insRun.ExecContext(ctx, r.ID, r.ProjectID, r.Model, r.Dataset, r.Calib, r.Technique,
+				r.Device, r.Toolchain, r.Status, now.UnixNano(), now.UnixNano(), metrics, r.Installed)
+			if err != nil {
+				return fmt.Errorf("run %d of %d: %w", i+1, len(runs), err)
+			}
+			seq, err := res.LastInsertId()
+			if err != nil {
 				return fmt.Errorf("run %d of %d: %w", i+1, len(runs), err)
 			}
 			r.Steps = make([]Step, len(steps))
 			for j, name := range steps {
 				r.Steps[j] = Step{RunID: r.ID, Name: name, Status: StatusPending, Updated: now}
-				if _, err := insStep.ExecContext(ctx, r.ID, j, name, StatusPending, now.UnixNano()); err != nil {
+				if _, err := insStep.ExecContext(ctx, seq, j, name, StatusPending, now.UnixNano()); err != nil {
 					return fmt.Errorf("run %d of %d: step %q: %w", i+1, len(runs), name, err)
 				}
 			}
@@ -99,31 +104,68 @@ func checkSteps(steps []string) error {
 	return nil
 }
 
-const runCols = `r.id, r.project_id, r.model, r.dataset, r.calib, r.technique, r.device, r.toolchain,
+const runCols = `r.seq, r.id, r.project_id, r.model, r.dataset, r.calib, r.technique, r.device, r.toolchain,
 	r.status, r.created, r.updated, r.metrics, r.installed`
 
-func scanRun(sc interface{ Scan(...any) error }) (Run, error) {
-	var r Run
-	var created, updated int64
-	if err := sc.Scan(&r.ID, &r.ProjectID, &r.Model, &r.Dataset, &r.Calib, &r.Technique, &r.Device,
-		&r.Toolchain, &r.Status, &created, &updated, &r.Metrics, &r.Installed); err != nil {
-		return Run{}, err
-	}
-	r.Created, r.Updated = fromNanos(created), fromNanos(updated)
-	return r, nil
+type scanner interface{ Scan(...any) error }
+
+// runScanner scans runCols. It is reused row after row, so that Scan's
+// destinations are allocated once per query, not once per row.
+type runScanner struct {
+	r                     Run
+	seq, created, updated int64
+	dest                  []any
 }
 
-const stepCols = `s.run_id, s.name, s.status, s.started, s.finished, s.error, s.attempt, s.job, s.updated`
+func newRunScanner() *runScanner {
+	rs := &runScanner{}
+	r := &rs.r
+	rs.dest = []any{&rs.seq, &r.ID, &r.ProjectID, &r.Model, &r.Dataset, &r.Calib, &r.Technique, &r.Device,
+		&r.Toolchain, &r.Status, &rs.created, &rs.updated, &r.Metrics, &r.Installed}
+	return rs
+}
 
-func scanStep(sc interface{ Scan(...any) error }) (Step, error) {
-	var st Step
-	var started, finished sql.NullInt64
-	var updated int64
-	if err := sc.Scan(&st.RunID, &st.Name, &st.Status, &started, &finished, &st.Error, &st.Attempt,
-		&st.Job, &updated); err != nil {
+// scan returns the next run and its seq.
+func (rs *runScanner) scan(sc scanner) (Run, int64, error) {
+	rs.r = Run{}
+	if err := sc.Scan(rs.dest...); err != nil {
+		return Run{}, 0, err
+	}
+	r := rs.r
+	r.Created, r.Updated = fromNanos(rs.created), fromNanos(rs.updated)
+	return r, rs.seq, nil
+}
+
+// stepCols follow a leading column that identifies the run (see
+// stepScanner).
+const stepCols = `s.name, s.status, s.started, s.finished, s.error, s.attempt, s.job, s.updated`
+
+// stepScanner scans stepCols, after a leading column into lead when it is
+// not nil. Reused like runScanner.
+type stepScanner struct {
+	st                Step
+	started, finished sql.NullInt64
+	updated           int64
+	dest              []any
+}
+
+func newStepScanner(lead any) *stepScanner {
+	ss := &stepScanner{}
+	st := &ss.st
+	ss.dest = []any{lead, &st.Name, &st.Status, &ss.started, &ss.finished, &st.Error, &st.Attempt, &st.Job, &ss.updated}
+	if lead == nil {
+		ss.dest = ss.dest[1:]
+	}
+	return ss
+}
+
+func (ss *stepScanner) scan(sc scanner) (Step, error) {
+	ss.st = Step{}
+	if err := sc.Scan(ss.dest...); err != nil {
 		return Step{}, err
 	}
-	st.Started, st.Finished, st.Updated = goTime(started), goTime(finished), fromNanos(updated)
+	st := ss.st
+	st.Started, st.Finished, st.Updated = goTime(ss.started), goTime(ss.finished), fromNanos(ss.updated)
 	return st, nil
 }
 
@@ -132,7 +174,7 @@ func (s *Store) GetRun(ctx context.Context, id string) (Run, error) {
 	var r Run
 	err := s.read(ctx, func(tx *sql.Tx) error {
 		var err error
-		r, err = getRun(ctx, tx, id)
+		r, _, err = getRun(ctx, tx, id)
 		return err
 	})
 	if err != nil {
@@ -141,34 +183,38 @@ func (s *Store) GetRun(ctx context.Context, id string) (Run, error) {
 	return r, nil
 }
 
-func getRun(ctx context.Context, tx *sql.Tx, id string) (Run, error) {
-	r, err := scanRun(tx.QueryRowContext(ctx, `SELECT `+runCols+` FROM runs r WHERE r.id = ?`, id))
+// getRun returns the run and its seq.
+func getRun(ctx context.Context, tx *sql.Tx, id string) (Run, int64, error) {
+	r, seq, err := newRunScanner().scan(tx.QueryRowContext(ctx, `SELECT `+runCols+` FROM runs r WHERE r.id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Run{}, fmt.Errorf("%w: no run %q", ErrNotFound, id)
+		return Run{}, 0, fmt.Errorf("%w: no run %q", ErrNotFound, id)
 	}
 	if err != nil {
-		return Run{}, fmt.Errorf("get run %q: %w", id, err)
+		return Run{}, 0, fmt.Errorf("get run %q: %w", id, err)
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT `+stepCols+` FROM steps s WHERE s.run_id = ? ORDER BY s.position`, id)
+	rows, err := tx.QueryContext(ctx, `SELECT `+stepCols+` FROM steps s WHERE s.run_seq = ? ORDER BY s.position`, seq)
 	if err != nil {
-		return Run{}, fmt.Errorf("get run %q: steps: %w", id, err)
+		return Run{}, 0, fmt.Errorf("get run %q: steps: %w", id, err)
 	}
 	defer rows.Close()
+	ss := newStepScanner(nil)
 	for rows.Next() {
-		st, err := scanStep(rows)
+		st, err := ss.scan(rows)
 		if err != nil {
-			return Run{}, fmt.Errorf("get run %q: steps: %w", id, err)
+			return Run{}, 0, fmt.Errorf("get run %q: steps: %w", id, err)
 		}
+		st.RunID = r.ID
 		r.Steps = append(r.Steps, st)
 	}
 	if err := rows.Err(); err != nil {
-		return Run{}, fmt.Errorf("get run %q: steps: %w", id, err)
+		return Run{}, 0, fmt.Errorf("get run %q: steps: %w", id, err)
 	}
-	return r, nil
+	return r, seq, nil
 }
 
 // ListRuns returns the runs that match f, with their steps, oldest first.
-// It reads one snapshot with two queries (runs, then their steps).
+// It reads one snapshot with two queries, runs and then their steps, both in
+// creation order, and merges them.
 func (s *Store) ListRuns(ctx context.Context, f ListFilter) ([]Run, error) {
 	if f.Status != "" && !ValidStatus(f.Status) {
 		return nil, fmt.Errorf("%w: status %q: use pending, running, generated, failed or canceled", ErrInvalid, f.Status)
@@ -186,32 +232,40 @@ func (s *Store) ListRuns(ctx context.Context, f ListFilter) ([]Run, error) {
 		where = append(where, "r.status = ?")
 		args = append(args, f.Status)
 	}
-	cond := ""
+	runQ := `SELECT ` + runCols + ` FROM runs r`
 	if len(where) > 0 {
-		cond = ` WHERE ` + strings.Join(where, " AND ")
+		runQ += ` WHERE ` + strings.Join(where, " AND ")
 	}
-	runQ := `SELECT ` + runCols + ` FROM runs r` + cond + ` ORDER BY r.seq`
-	stepQ := `SELECT ` + stepCols + ` FROM runs r JOIN steps s ON s.run_id = r.id` + cond + ` ORDER BY r.seq, s.position`
+	runQ += ` ORDER BY r.seq`
+	runArgs := args
 	if f.Limit > 0 {
-		args = append(args, f.Limit)
 		runQ += ` LIMIT ?`
-		stepQ = `SELECT ` + stepCols + ` FROM (SELECT r.seq, r.id FROM runs r` + cond + ` ORDER BY r.seq LIMIT ?) r
-			JOIN steps s ON s.run_id = r.id ORDER BY r.seq, s.position`
+		runArgs = append(runArgs[:len(runArgs):len(runArgs)], f.Limit)
+	}
+	// The steps of exactly the listed runs: those of the runs that match
+	// and whose seq is within the listed range (which the limit cut).
+	stepQ := `SELECT s.run_seq, ` + stepCols + ` FROM steps s WHERE s.run_seq BETWEEN ? AND ? ORDER BY s.run_seq, s.position`
+	if len(where) > 0 {
+		stepQ = `SELECT s.run_seq, ` + stepCols + ` FROM runs r JOIN steps s ON s.run_seq = r.seq
+			WHERE r.seq BETWEEN ? AND ? AND ` + strings.Join(where, " AND ") + ` ORDER BY r.seq, s.position`
 	}
 
 	var out []Run
 	err := s.read(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, runQ, args...)
+		rows, err := tx.QueryContext(ctx, runQ, runArgs...)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
+		var seqs []int64
+		rs := newRunScanner()
 		for rows.Next() {
-			r, err := scanRun(rows)
+			r, seq, err := rs.scan(rows)
 			if err != nil {
 				return err
 			}
 			out = append(out, r)
+			seqs = append(seqs, seq)
 		}
 		if err := rows.Err(); err != nil {
 			return err
@@ -219,28 +273,30 @@ func (s *Store) ListRuns(ctx context.Context, f ListFilter) ([]Run, error) {
 		if len(out) == 0 {
 			return nil
 		}
-		srows, err := tx.QueryContext(ctx, stepQ, args...)
+		srows, err := tx.QueryContext(ctx, stepQ, append([]any{seqs[0], seqs[len(seqs)-1]}, args...)...)
 		if err != nil {
 			return err
 		}
 		defer srows.Close()
-		// Both queries walk runs in seq order: merge in one pass. Each run's
-		// steps share one backing array.
+		// One pass: both are in seq order. Each run's steps share one
+		// backing array.
 		all := make([]Step, 0, len(out)*5)
 		i, start := 0, 0
+		var seq int64
+		ss := newStepScanner(&seq)
 		for srows.Next() {
-			st, err := scanStep(srows)
+			st, err := ss.scan(srows)
 			if err != nil {
 				return err
 			}
-			for st.RunID != out[i].ID {
+			for seq != seqs[i] {
 				out[i].Steps = all[start:len(all):len(all)]
 				start = len(all)
 				if i++; i == len(out) {
-					return fmt.Errorf("step of run %q outside the listed runs", st.RunID)
+					return fmt.Errorf("steps of run #%d outside the listed runs", seq)
 				}
 			}
-			st.RunID = out[i].ID // share the string
+			st.RunID = out[i].ID
 			all = append(all, st)
 		}
 		if err := srows.Err(); err != nil {
@@ -280,7 +336,7 @@ func (s *Store) UpdateStep(ctx context.Context, runID, step string, u StepUpdate
 			finished = CASE WHEN ?7 IS NOT NULL THEN ?7 WHEN ?3 IN ('running', 'pending') THEN NULL ELSE finished END,
 			attempt  = attempt + ?8,
 			updated  = ?9
-			WHERE run_id = ?1 AND name = ?2`,
+			WHERE run_seq = (SELECT seq FROM runs WHERE id = ?1) AND name = ?2`,
 			runID, step, u.Status, u.Error, u.Job, dbTime(u.Started), dbTime(u.Finished), inc, now.UnixNano())
 		if err != nil {
 			return err
@@ -304,7 +360,7 @@ func (s *Store) UpdateStep(ctx context.Context, runID, step string, u StepUpdate
 
 // stepNotFound explains why (runID, step) matched nothing.
 func stepNotFound(ctx context.Context, tx *sql.Tx, runID, step string) error {
-	r, err := getRun(ctx, tx, runID)
+	r, _, err := getRun(ctx, tx, runID)
 	if err != nil {
 		return err
 	}
@@ -318,14 +374,14 @@ func stepNotFound(ctx context.Context, tx *sql.Tx, runID, step string) error {
 // touchRun re-derives the run's status from its steps, stores it with
 // updated = now, and returns the run.
 func touchRun(ctx context.Context, tx *sql.Tx, runID string, now time.Time) (Run, error) {
-	r, err := getRun(ctx, tx, runID)
+	r, seq, err := getRun(ctx, tx, runID)
 	if err != nil {
 		return Run{}, err
 	}
 	r.Status = RunStatus(r.Steps)
 	r.Updated = fromNanos(now.UnixNano())
-	if _, err := tx.ExecContext(ctx, `UPDATE runs SET status = ?, updated = ? WHERE id = ?`,
-		r.Status, now.UnixNano(), runID); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE runs SET status = ?, updated = ? WHERE seq = ?`,
+		r.Status, now.UnixNano(), seq); err != nil {
 		return Run{}, err
 	}
 	return r, nil
@@ -368,18 +424,21 @@ func (s *Store) setRun(ctx context.Context, runID, col string, v any) error {
 // steps a previous process left behind: reattach to their Job, or mark them
 // failed (UpdateStep) as interrupted.
 func (s *Store) RunningSteps(ctx context.Context) ([]Step, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+stepCols+` FROM steps s JOIN runs r ON r.id = s.run_id
-		WHERE s.status = 'running' ORDER BY r.seq, s.position`)
+	rows, err := s.r.QueryContext(ctx, `SELECT r.id, `+stepCols+` FROM steps s JOIN runs r ON r.seq = s.run_seq
+		WHERE s.status = 'running' ORDER BY s.run_seq, s.position`)
 	if err != nil {
 		return nil, fmt.Errorf("running steps: %w", err)
 	}
 	defer rows.Close()
 	var out []Step
+	var runID string
+	ss := newStepScanner(&runID)
 	for rows.Next() {
-		st, err := scanStep(rows)
+		st, err := ss.scan(rows)
 		if err != nil {
 			return nil, fmt.Errorf("running steps: %w", err)
 		}
+		st.RunID = runID
 		out = append(out, st)
 	}
 	if err := rows.Err(); err != nil {
@@ -397,7 +456,7 @@ func (s *Store) RunningSteps(ctx context.Context) ([]Step, error) {
 func (s *Store) ResetSteps(ctx context.Context, runID, from string) (Run, error) {
 	var r Run
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		cur, err := getRun(ctx, tx, runID)
+		cur, seq, err := getRun(ctx, tx, runID)
 		if err != nil {
 			return err
 		}
@@ -415,8 +474,8 @@ func (s *Store) ResetSteps(ctx context.Context, runID, from string) (Run, error)
 		}
 		now := s.now()
 		if _, err := tx.ExecContext(ctx, `UPDATE steps SET status = 'pending', error = '', job = '',
-			started = NULL, finished = NULL, updated = ? WHERE run_id = ? AND position >= ?`,
-			now.UnixNano(), runID, pos); err != nil {
+			started = NULL, finished = NULL, updated = ? WHERE run_seq = ? AND position >= ?`,
+			now.UnixNano(), seq, pos); err != nil {
 			return err
 		}
 		r, err = touchRun(ctx, tx, runID, now)

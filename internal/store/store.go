@@ -100,7 +100,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", abs, err)
 	}
 
-	s.r, err = sql.Open("sqlite", uri+"?"+busy+"&_pragma=query_only(1)")
+	s.r, err = sql.Open("sqlite", uri+"?"+busy+"&_pragma=query_only(1)&_pragma=cache_size(-32768)&_pragma=mmap_size(268435456)")
 	if err != nil {
 		s.w.Close()
 		return nil, fmt.Errorf("open store %s: %w", abs, err)
