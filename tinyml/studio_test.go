@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +17,10 @@ import (
 
 func TestMain(m *testing.M) {
 	tinyml.WorkerMain() // the studio runs steps as children of this test binary
+	if v := os.Getenv("TINYML_CRASH_CHILD"); v != "" {
+		dir, project, _ := strings.Cut(v, "|")
+		crashChild(dir, project)
+	}
 	os.Exit(m.Run())
 }
 
