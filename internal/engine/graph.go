@@ -98,9 +98,43 @@ func importGraph(m *onnx.Model) (*graph, error) {
 // Identity and inference-time Dropout, fold BatchNormalization into a preceding Conv or Gemm,
 // and fuse a following Relu/Clip/LeakyRelu into Conv, Gemm and MatMul.
 func (g *graph) optimise() {
+	g.foldConstants()
 	g.dropIdentities()
 	g.foldBatchNorm()
+	g.foldInputScale()
 	g.fuseActivations()
+}
+
+// foldConstants computes, once, every node whose inputs are all constants (Constant nodes, and
+// arithmetic on initializers), so that later passes see plain constants: Clip bounds given by
+// Constant nodes, BatchNormalization parameters computed in the graph. A node that fails to
+// fold stays, for planning to report.
+func (g *graph) foldConstants() {
+	p := &planner{g: g, threads: 1, values: map[string]*Tensor{}, names: map[*Tensor]string{},
+		lastUse: map[string]int{}, bufOf: map[*Tensor]*buffer{}}
+	for name, t := range g.consts {
+		p.values[name] = t
+	}
+	kept := g.nodes[:0]
+	for _, n := range g.nodes {
+		foldable := true
+		for _, in := range n.inputs {
+			if in != "" && g.consts[in] == nil {
+				foldable = false
+				break
+			}
+		}
+		if !foldable || p.node(-1, n) != nil {
+			kept = append(kept, n)
+			continue
+		}
+		for _, out := range n.outputs {
+			if t := p.values[out]; out != "" && t != nil {
+				g.consts[out] = t
+			}
+		}
+	}
+	g.nodes = kept
 }
 
 // consumers counts uses of each value; graph outputs count as a use.
@@ -340,6 +374,57 @@ func cloneWithAttrs(n *onnx.Node, attrs ...onnx.Attr) *onnx.Node {
 		c.SetAttr(a)
 	}
 	return c
+}
+
+// foldInputScale folds a scalar Mul or Div on the input of a Conv, Gemm or MatMul with constant
+// weights into those weights: conv(x/16, W) = conv(x, W/16), exactly for zero padding too. The
+// input normalisation exporters put in front of the first layer then costs nothing.
+func (g *graph) foldInputScale() {
+	uses := g.consumers()
+	dead := map[*gnode]bool{}
+	for _, c := range g.nodes {
+		if (c.op != "Conv" && c.op != "Gemm" && c.op != "MatMul") || len(c.inputs) < 2 {
+			continue
+		}
+		if c.op == "Gemm" && c.src.AttrInt("transA", 0) != 0 {
+			continue
+		}
+		w := g.consts[c.inputs[1]]
+		if w == nil || w.DType != onnx.Float {
+			continue
+		}
+		var scaler *gnode
+		for _, n := range g.nodes {
+			if len(n.outputs) > 0 && n.outputs[0] == c.inputs[0] {
+				scaler = n
+			}
+		}
+		if scaler == nil || dead[scaler] || (scaler.op != "Mul" && scaler.op != "Div") || len(scaler.inputs) != 2 || uses[c.inputs[0]] != 1 {
+			continue
+		}
+		k := g.consts[scaler.inputs[1]]
+		if k == nil || k.DType != onnx.Float || k.Len() != 1 || g.consts[scaler.inputs[0]] != nil {
+			continue
+		}
+		factor := F32(k)[0]
+		if scaler.op == "Div" {
+			if factor == 0 {
+				continue
+			}
+			factor = 1 / factor
+		}
+		nw := w.Clone()
+		nw.konst = true
+		for i, v := range F32(nw) {
+			F32(nw)[i] = v * factor
+		}
+		name := c.outputs[0] + "::scaled_W"
+		g.consts[name] = nw
+		c.inputs[0], c.inputs[1] = scaler.inputs[0], name
+		c.fused = append(c.fused, scaler.label())
+		dead[scaler] = true
+	}
+	g.remove(dead)
 }
 
 // fuseActivations moves a Relu, Clip (constant bounds) or LeakyRelu into the epilogue of the
