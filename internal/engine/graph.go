@@ -11,7 +11,7 @@ import (
 // Opset range of the default domain the engine accepts. Operators whose meaning changed within
 // it read the model's opset and follow it.
 const (
-	MinOpset = 7
+	MinOpset = 1
 	MaxOpset = 21
 )
 
@@ -75,6 +75,11 @@ func importGraph(m *onnx.Model) (*graph, error) {
 			return nil, &UnsupportedOpError{Op: "graph input", Node: in.Name, Opset: opset, Reason: "a non-tensor input"}
 		}
 		g.inputs = append(g.inputs, in)
+	}
+	for _, out := range m.Graph.Outputs {
+		if out.NotTensor {
+			return nil, &UnsupportedOpError{Op: "graph output", Node: out.Name, Opset: opset, Reason: "a non-tensor output (sequence, map or optional)"}
+		}
 	}
 	for _, n := range m.Graph.Nodes {
 		def, ok := registry[n.OpType]
@@ -184,7 +189,7 @@ func (g *graph) dropIdentities() {
 	dead := map[*gnode]bool{}
 	for _, n := range g.nodes {
 		passThrough := n.op == "Identity" ||
-			(n.op == "Dropout" && (len(n.outputs) < 2 || n.outputs[1] == "") && !dropoutTraining(n, g))
+			(n.op == "Dropout" && (len(n.outputs) < 2 || n.outputs[1] == "") && !dropoutTraining(n, g) && !legacyTraining(n, g))
 		if !passThrough || len(n.inputs) == 0 || n.inputs[0] == "" || g.isOutput(n.outputs[0]) {
 			continue
 		}
@@ -192,6 +197,11 @@ func (g *graph) dropIdentities() {
 		dead[n] = true
 	}
 	g.remove(dead)
+}
+
+// legacyTraining: before opset 7, BatchNormalization and Dropout said inference with is_test=1.
+func legacyTraining(n *gnode, g *graph) bool {
+	return g.opset < 7 && n.src.AttrInt("is_test", 0) == 0
 }
 
 func dropoutTraining(n *gnode, g *graph) bool {
@@ -221,7 +231,7 @@ func (g *graph) foldBatchNorm() {
 	prod := g.producers()
 	dead := map[*gnode]bool{}
 	for _, bn := range g.nodes {
-		if bn.op != "BatchNormalization" || len(bn.inputs) != 5 || bn.src.AttrInt("training_mode", 0) != 0 {
+		if bn.op != "BatchNormalization" || len(bn.inputs) != 5 || bn.src.AttrInt("training_mode", 0) != 0 || legacyTraining(bn, g) {
 			continue
 		}
 		if len(bn.outputs) > 1 && bn.outputs[1] != "" {

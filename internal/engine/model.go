@@ -12,6 +12,7 @@ package engine
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/tinymlaas/tinyml/internal/onnx"
@@ -101,7 +102,7 @@ func (m *Model) defaultShapes(batch int) (map[string][]int, bool) {
 		if in.Shape == nil {
 			return nil, false
 		}
-		s := append([]int(nil), in.Shape...)
+		s := append([]int{}, in.Shape...)
 		for j, d := range s {
 			switch {
 			case d >= 0:
@@ -148,4 +149,14 @@ func (m *Model) Params() int64 {
 		}
 	}
 	return n
+}
+
+// SupportedOps lists the operator types the engine runs (default ONNX domain), sorted.
+func SupportedOps() []string {
+	ops := make([]string, 0, len(registry))
+	for op := range registry {
+		ops = append(ops, op)
+	}
+	slices.Sort(ops)
+	return ops
 }

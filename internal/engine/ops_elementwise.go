@@ -12,21 +12,38 @@ import (
 // broadcasting, and unary math.
 
 func init() {
+	// Before opset 7 the binary operators broadcast only when asked (broadcast=1), and then
+	// by an axis or by suffix; numpy-style broadcasting covers all but the axis form, which
+	// legacyBroadcast refuses.
 	for _, op := range []string{"Add", "Sub", "Mul", "Div", "Pow", "Mod", "BitShift"} {
-		register(op, 7, buildArith)
+		register(op, 1, buildArith)
 	}
 	for _, op := range []string{"Max", "Min", "Sum", "Mean"} {
 		register(op, 6, buildVariadic)
 	}
 	for _, op := range []string{"Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or", "Xor"} {
-		register(op, 7, buildCompare)
+		register(op, 1, buildCompare)
 	}
 	register("Where", 9, buildWhere)
-	register("PRelu", 7, buildPRelu)
+	register("PRelu", 1, buildPRelu)
 	for op := range unaryOps {
-		register(op, 6, buildUnary)
+		// Before opset 6 these took a consumed_inputs attribute, an optimisation hint of old
+		// runtimes that does not change the result.
+		register(op, 1, buildUnary)
 	}
 	register("Clip", 6, buildClip)
+}
+
+// legacyBroadcast refuses the broadcasting of opsets before 7 that numpy-style broadcasting
+// does not reproduce: broadcast=1 with an axis.
+func (b *build) legacyBroadcast() error {
+	if b.opset >= 7 || b.attrInt("broadcast", 0) == 0 {
+		return nil
+	}
+	if _, ok := b.node.src.Attr("axis"); ok {
+		return b.unsupported("broadcasting along an axis (broadcast=1 with axis, before opset 7)")
+	}
+	return nil
 }
 
 // broadcastShape is ONNX's multidirectional broadcasting of two shapes.
@@ -223,8 +240,40 @@ func f32Arith(op string, dst, a, b []float32, ia, ib int) {
 				dst[i] = a[i] / y
 			}
 		}
+	case ib == 1:
+		x := a[0]
+		b = b[:n]
+		switch op {
+		case "Add":
+			kernels.AddScalar(dst, b, x)
+		case "Sub":
+			for i := range dst {
+				dst[i] = x - b[i]
+			}
+		case "Mul":
+			for i := range dst {
+				dst[i] = x * b[i]
+			}
+		case "Div":
+			for i := range dst {
+				dst[i] = x / b[i]
+			}
+		}
 	default:
-		binRow(dst, a, b, ia, ib, arithF[float32](op))
+		var v float32
+		switch op {
+		case "Add":
+			v = a[0] + b[0]
+		case "Sub":
+			v = a[0] - b[0]
+		case "Mul":
+			v = a[0] * b[0]
+		case "Div":
+			v = a[0] / b[0]
+		}
+		for i := range dst {
+			dst[i] = v
+		}
 	}
 }
 
@@ -333,6 +382,9 @@ func (b *build) broadcastOut(x, y *Tensor) ([]int, error) {
 }
 
 func buildArith(b *build) error {
+	if err := b.legacyBroadcast(); err != nil {
+		return err
+	}
 	x, err := b.input(0)
 	if err != nil {
 		return err
@@ -342,9 +394,9 @@ func buildArith(b *build) error {
 		return err
 	}
 	op := b.node.op
-	if op == "Pow" && x.DType != y.DType && isFloat(x.DType) {
-		// Pow allows a different exponent type; compute in float64.
-		y = castedCopy(y, x.DType)
+	if op == "Pow" && x.DType != y.DType {
+		// Pow allows a different exponent type: compute in float64, typed like the base.
+		return buildMixedPow(b, x, y)
 	}
 	if op == "BitShift" {
 		return buildBitShift(b, x, y)
@@ -393,10 +445,29 @@ func buildArith(b *build) error {
 		binary(b, x, y, out, arithI[uint32](op, fmod), nil)
 	case onnx.Uint64:
 		binary(b, x, y, out, arithI[uint64](op, fmod), nil)
+	case onnx.Float16, onnx.BFloat16:
+		f := arithF[float64](op)
+		if op == "Mod" {
+			f = arithFloatMod[float64](fmod)
+		}
+		binaryF64(b, x, y, out, f)
 	default:
 		return b.unsupported("%s of %s", op, x.DType)
 	}
 	return nil
+}
+
+// binaryF64 plans out = f(a, b) with broadcasting through float64 element access: the path of
+// the 16-bit float types.
+func binaryF64(b *build, x, y, out *Tensor, f func(x, y float64) float64) {
+	bc := newBcast(out.Shape, x.Shape, y.Shape)
+	b.run = func(*exec) {
+		bc.rows(func(o, ao, bo int) {
+			for i := range bc.inner {
+				storeF64(out, o+i, f(loadF64(x, ao+i*bc.ia), loadF64(y, bo+i*bc.ib)))
+			}
+		})
+	}
 }
 
 func buildBitShift(b *build, x, y *Tensor) error {
@@ -427,17 +498,33 @@ func buildBitShift(b *build, x, y *Tensor) error {
 	return nil
 }
 
-// castedCopy converts a (constant or not) tensor's current data; used only where ONNX mixes
-// types in a way that is rare in models (Pow exponents).
-func castedCopy(t *Tensor, to onnx.DType) *Tensor {
-	c := &Tensor{DType: to, Shape: t.Shape}
-	if t.konst {
-		c.Data = alignedBytes(t.Len() * to.Size())
-		conv, _ := converter(t.DType, to)
-		conv(c, t)
-		c.konst = true
+func buildMixedPow(b *build, x, y *Tensor) error {
+	for _, t := range []*Tensor{x, y} {
+		if !isFloat(t.DType) && !isInt(t.DType) {
+			return b.unsupported("Pow of %s", t.DType)
+		}
 	}
-	return c
+	shape, ok := broadcastShape(x.Shape, y.Shape)
+	if !ok {
+		return b.errorf("shapes %v and %v cannot be broadcast together", x.Shape, y.Shape)
+	}
+	b.setOut(0, x.DType, shape)
+	out := b.out[0]
+	bc := newBcast(shape, x.Shape, y.Shape)
+	intBase := isInt(x.DType)
+	b.run = func(*exec) {
+		bc.rows(func(o, ao, bo int) {
+			for i := range bc.inner {
+				v := math.Pow(loadF64(x, ao+i*bc.ia), loadF64(y, bo+i*bc.ib))
+				if intBase {
+					storeI64(out, o+i, int64(v))
+				} else {
+					storeF64(out, o+i, v)
+				}
+			}
+		})
+	}
+	return nil
 }
 
 func buildVariadic(b *build) error {
@@ -485,6 +572,31 @@ func buildVariadic(b *build) error {
 		pair = variadicPair(arithI[int32](op, false))
 	case onnx.Int64:
 		pair = variadicPair(arithI[int64](op, false))
+	case onnx.Int8:
+		pair = variadicPair(arithI[int8](op, false))
+	case onnx.Uint8:
+		pair = variadicPair(arithI[uint8](op, false))
+	case onnx.Int16:
+		pair = variadicPair(arithI[int16](op, false))
+	case onnx.Uint16:
+		pair = variadicPair(arithI[uint16](op, false))
+	case onnx.Uint32:
+		pair = variadicPair(arithI[uint32](op, false))
+	case onnx.Uint64:
+		pair = variadicPair(arithI[uint64](op, false))
+	case onnx.Float16, onnx.BFloat16:
+		f := arithF[float64](op)
+		pair = func(dst, _, c *Tensor, bc *bcast, first bool) {
+			bc.rows(func(o, _, bo int) {
+				for i := range bc.inner {
+					v := loadF64(c, bo+i*bc.ib)
+					if !first {
+						v = f(loadF64(dst, o+i), v)
+					}
+					storeF64(dst, o+i, v)
+				}
+			})
+		}
 	default:
 		return b.unsupported("%s of %s", b.node.op, dt)
 	}
@@ -524,6 +636,9 @@ func variadicPair[T number](f func(x, y T) T) func(dst, a, c *Tensor, bc *bcast,
 }
 
 func buildCompare(b *build) error {
+	if err := b.legacyBroadcast(); err != nil {
+		return err
+	}
 	x, err := b.input(0)
 	if err != nil {
 		return err
@@ -661,6 +776,9 @@ func bcastOffset(flat int, out, cond []int) int {
 }
 
 func buildPRelu(b *build) error {
+	if err := b.legacyBroadcast(); err != nil {
+		return err
+	}
 	x, err := b.input(0)
 	if err != nil {
 		return err
@@ -668,6 +786,15 @@ func buildPRelu(b *build) error {
 	slope, err := b.input(1)
 	if err != nil {
 		return err
+	}
+	if b.opset < 7 && len(slope.Shape) == 1 && len(x.Shape) > 2 && slope.Shape[0] == x.Shape[1] && slope.Shape[0] > 1 {
+		// Before opset 7 a 1-D slope holds one value per channel.
+		if !slope.konst {
+			return b.unsupported("a per-channel slope computed at run time (before opset 7)")
+		}
+		shape := slices.Repeat([]int{1}, len(x.Shape)-1)
+		shape[0] = slope.Shape[0]
+		slope = &Tensor{DType: slope.DType, Shape: shape, Data: slope.Data, konst: true}
 	}
 	shape, err := b.broadcastOut(x, slope)
 	if err != nil {
@@ -822,6 +949,18 @@ var unaryOps = map[string]unary{
 	"HardSwish": {f: fixed(func(x float64) float64 { return x * max(0, min(1, x/6+0.5)) })},
 	"Mish":      {f: fixed(func(x float64) float64 { return x * math.Tanh(math.Log1p(math.Exp(x))) })},
 	"Not":       {i64: func(x int64) int64 { return 1 - x&1 }},
+	"Shrink": {f: func(b *build) func(float64) float64 {
+		l, bias := float64(b.attrFloat("lambd", 0.5)), float64(b.attrFloat("bias", 0))
+		return func(x float64) float64 {
+			switch {
+			case x < -l:
+				return x + bias
+			case x > l:
+				return x - bias
+			}
+			return 0
+		}
+	}},
 }
 
 func actInto(dst, src []float32, act kernels.Activation) {
@@ -831,13 +970,14 @@ func actInto(dst, src []float32, act kernels.Activation) {
 	kernels.ApplyActivation(dst, act)
 }
 
-func buildUnary(b *build) error {
+func buildUnary(b *build) error { return buildUnaryWith(b, unaryOps[b.node.op]) }
+
+func buildUnaryWith(b *build, u unary) error {
 	x, err := b.input(0)
 	if err != nil {
 		return err
 	}
-	u := unaryOps[b.node.op]
-	b.setOut(0, x.DType, slices.Clone(x.Shape))
+	b.setOut(0, x.DType, cloneShape(x.Shape))
 	b.mayOverwrite(0, 0)
 	out := b.out[0]
 	switch {
@@ -885,7 +1025,7 @@ func buildClip(b *build) error {
 	if b.opset < 11 {
 		lo, hi = float64(b.attrFloat("min", float32(lo))), float64(b.attrFloat("max", float32(hi)))
 	}
-	b.setOut(0, x.DType, slices.Clone(x.Shape))
+	b.setOut(0, x.DType, cloneShape(x.Shape))
 	b.mayOverwrite(0, 0)
 	out := b.out[0]
 	minT, maxT := b.optional(1), b.optional(2)

@@ -12,13 +12,13 @@ import (
 
 func init() {
 	register("Conv", 1, buildConv)
-	register("Gemm", 7, buildGemm)
+	register("Gemm", 1, buildGemm) // before opset 7: C broadcast only when asked; numpy-style covers it
 	register("MatMul", 1, buildMatMul)
 	register("MaxPool", 1, buildPool)
 	register("AveragePool", 1, buildPool)
 	register("GlobalAveragePool", 1, buildGlobalPool)
 	register("GlobalMaxPool", 1, buildGlobalPool)
-	register("BatchNormalization", 7, buildBatchNorm)
+	register("BatchNormalization", 1, buildBatchNorm)
 	register("Softmax", 1, buildSoftmax)
 	register("LogSoftmax", 1, buildSoftmax)
 	register("Pad", 2, buildPad)
@@ -154,6 +154,9 @@ func buildConv(b *build) error {
 		for _, d := range wt.Shape[2:] {
 			kernel = append(kernel, int64(d))
 		}
+	}
+	if len(x.Shape) > 4 {
+		return buildConvND(b, x, wt, kernel)
 	}
 	win, err := b.spatial(x.Shape, kernel, false)
 	if err != nil {
@@ -409,7 +412,7 @@ func buildMatMul(b *build) error {
 	if !ok {
 		return b.errorf("batch dimensions of %v and %v do not broadcast", a.Shape, bt.Shape)
 	}
-	shape := slices.Clone(batch)
+	shape := cloneShape(batch)
 	if !aVec {
 		shape = append(shape, m)
 	}
@@ -470,9 +473,6 @@ func batchOffsets(batch, op []int) []int {
 }
 
 func buildPool(b *build) error {
-	if err := b.need(onnx.Float); err != nil {
-		return err
-	}
 	x, err := b.input(0)
 	if err != nil {
 		return err
@@ -480,16 +480,15 @@ func buildPool(b *build) error {
 	if len(x.Shape) < 3 {
 		return b.errorf("input %v must be (N, C, spatial...)", x.Shape)
 	}
-	if len(b.out) > 1 && b.out[1] != nil {
-		return b.unsupported("the Indices output of MaxPool")
-	}
 	kernel := b.attrInts("kernel_shape", nil)
 	if kernel == nil {
 		return b.errorf("attribute kernel_shape is required")
 	}
 	isMax := b.node.op == "MaxPool"
-	if !isMax && b.attrInts("dilations", nil) != nil && slices.ContainsFunc(b.attrInts("dilations", nil), func(d int64) bool { return d != 1 }) {
-		return b.unsupported("AveragePool with dilations")
+	dilated := slices.ContainsFunc(b.attrInts("dilations", nil), func(d int64) bool { return d != 1 })
+	indices := len(b.out) > 1 && b.out[1] != nil
+	if x.DType != onnx.Float || len(x.Shape) > 4 || indices || (!isMax && dilated) {
+		return buildPoolND(b, x, kernel, isMax)
 	}
 	win, err := b.spatial(x.Shape, kernel, b.attrInt("ceil_mode", 0) != 0)
 	if err != nil {
@@ -570,7 +569,7 @@ func buildGlobalPool(b *build) error {
 	if len(x.Shape) < 3 {
 		return b.errorf("input %v must be (N, C, spatial...)", x.Shape)
 	}
-	shape := slices.Clone(x.Shape)
+	shape := cloneShape(x.Shape)
 	for i := 2; i < len(shape); i++ {
 		shape[i] = 1
 	}
@@ -604,6 +603,9 @@ func buildBatchNorm(b *build) error {
 	if err := b.need(onnx.Float); err != nil {
 		return err
 	}
+	if b.opset < 7 && b.attrInt("is_test", 0) == 0 {
+		return b.unsupported("training-mode BatchNormalization (is_test=0)")
+	}
 	if b.attrInt("training_mode", 0) != 0 || (len(b.out) > 1 && slices.ContainsFunc(b.out[1:], func(t *Tensor) bool { return t != nil })) {
 		return b.unsupported("training-mode BatchNormalization")
 	}
@@ -626,7 +628,7 @@ func buildBatchNorm(b *build) error {
 			return b.errorf("parameter %d has %d values for %d channels", i+1, p.Len(), c)
 		}
 	}
-	b.setOut(0, onnx.Float, slices.Clone(x.Shape))
+	b.setOut(0, onnx.Float, cloneShape(x.Shape))
 	b.mayOverwrite(0, 0)
 	out := b.out[0]
 	eps := float64(b.attrFloat("epsilon", 1e-5))
@@ -676,7 +678,7 @@ func buildSoftmax(b *build) error {
 	if r == 0 {
 		return b.errorf("softmax of a scalar")
 	}
-	b.setOut(0, x.DType, slices.Clone(x.Shape))
+	b.setOut(0, x.DType, cloneShape(x.Shape))
 	b.mayOverwrite(0, 0)
 	out := b.out[0]
 	var outer, axisLen, inner int
@@ -735,6 +737,7 @@ func buildPad(b *build) error {
 	r := len(x.Shape)
 	var pads []int64
 	value := 0.0
+	var valueT *Tensor // the pad value as an input, read when the step runs
 	if b.opset < 11 {
 		pads = b.attrInts("pads", nil)
 		value = float64(b.attrFloat("value", 0))
@@ -746,11 +749,11 @@ func buildPad(b *build) error {
 			return b.errorf("input 1 (pads) is required")
 		}
 		if v := b.optional(2); v != nil {
-			if !v.konst {
-				return b.unsupported("a pad value computed at run time")
+			if v.Len() > 1 || v.DType != x.DType {
+				return b.errorf("the pad value must be one %s, not %s%v", x.DType, v.DType, v.Shape)
 			}
-			if v.Len() > 0 {
-				value = loadF64(v, 0)
+			if v.Len() == 1 {
+				valueT = v
 			}
 		}
 	}
@@ -797,6 +800,10 @@ func buildPad(b *build) error {
 	size := x.DType.Size()
 	idx := make([]int, r)
 	b.run = func(*exec) {
+		value := value
+		if valueT != nil {
+			value = loadF64(valueT, 0)
+		}
 		for o := range numel(shape) {
 			rem := o
 			inside := true

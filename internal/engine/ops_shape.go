@@ -12,7 +12,7 @@ import (
 func init() {
 	register("Constant", 1, buildConstant)
 	register("Identity", 1, buildIdentity)
-	register("Dropout", 1, buildIdentity)
+	register("Dropout", 1, buildDropout)
 	register("Shape", 1, buildShape)
 	register("Size", 1, buildSize)
 	register("Reshape", 5, buildReshape)
@@ -33,7 +33,7 @@ func (b *build) constInts(i int, what string) ([]int64, bool, error) {
 		return nil, false, nil
 	}
 	if !t.konst {
-		return nil, false, b.unsupported("a %s computed at run time (input %d)", what, i)
+		return nil, false, b.unsupported("%s computed at run time (input %d)", what, i)
 	}
 	if t.DType != onnx.Int64 && t.DType != onnx.Int32 {
 		return nil, false, b.errorf("%s (input %d) must be int64, not %s", what, i, t.DType)
@@ -105,10 +105,10 @@ func buildIdentity(b *build) error {
 	if err != nil {
 		return err
 	}
-	b.setOut(0, x.DType, slices.Clone(x.Shape))
+	b.setOut(0, x.DType, cloneShape(x.Shape))
 	b.alias(0, 0)
 	if len(b.out) > 1 && b.out[1] != nil { // Dropout's mask: all true at inference
-		b.setOut(1, onnx.Bool, slices.Clone(x.Shape))
+		b.setOut(1, onnx.Bool, cloneShape(x.Shape))
 	}
 	b.run = func(*exec) {
 		if len(b.out) > 1 && b.out[1] != nil {
@@ -118,6 +118,23 @@ func buildIdentity(b *build) error {
 		}
 	}
 	return nil
+}
+
+// buildDropout: inference Dropout passes its input through. Training mode (is_test=0 before
+// opset 7, a training_mode input that is not a constant false since opset 12) draws random masks.
+func buildDropout(b *build) error {
+	if b.opset < 7 && b.attrInt("is_test", 0) == 0 {
+		return b.unsupported("training-mode Dropout (is_test=0)")
+	}
+	if tm := b.optional(2); tm != nil {
+		if !tm.konst || tm.Len() != 1 {
+			return b.unsupported("Dropout whose training_mode is computed at run time")
+		}
+		if tm.Data[0] != 0 {
+			return b.unsupported("training-mode Dropout (random masks)")
+		}
+	}
+	return buildIdentity(b)
 }
 
 func buildShape(b *build) error {
@@ -154,7 +171,7 @@ func buildSize(b *build) error {
 	if err != nil {
 		return err
 	}
-	return b.constant(0, FromSlice([]int64{int64(x.Len())}))
+	return b.constant(0, FromSlice([]int64{int64(x.Len())}, []int{}...))
 }
 
 // view makes output 0 a reinterpretation of input 0 with a new shape.
@@ -403,7 +420,7 @@ func buildConcat(b *build) error {
 	if err != nil {
 		return err
 	}
-	shape := slices.Clone(first.Shape)
+	shape := cloneShape(first.Shape)
 	shape[axis] = 0
 	for i, t := range b.in {
 		if t == nil {
@@ -505,15 +522,19 @@ func gatherRows[I int32 | int64](g gather, indices []I) error {
 }
 
 func buildCast(b *build) error {
+	return castTo(b, onnx.DType(b.attrInt("to", 0)))
+}
+
+// castTo plans Cast (and CastLike) of input 0 to the given type.
+func castTo(b *build, to onnx.DType) error {
 	x, err := b.input(0)
 	if err != nil {
 		return err
 	}
-	to := onnx.DType(b.attrInt("to", 0))
 	if to.Size() == 0 || x.DType.Size() == 0 {
 		return b.unsupported("cast from %s to %s", x.DType, to)
 	}
-	b.setOut(0, to, slices.Clone(x.Shape))
+	b.setOut(0, to, cloneShape(x.Shape))
 	out := b.out[0]
 	if to == x.DType {
 		b.alias(0, 0)
@@ -527,3 +548,6 @@ func buildCast(b *build) error {
 	b.run = func(*exec) { conv(out, x) }
 	return nil
 }
+
+// cloneShape copies a shape; a scalar's shape stays non-nil (nil means "not set" to the planner).
+func cloneShape(s []int) []int { return append([]int{}, s...) }
