@@ -511,49 +511,75 @@ func buildPool(b *build) error {
 
 // pool2D pools one channel.
 func pool2D(dst, src []float32, w window, isMax, includePad bool) {
+	if isMax && w.kh == 2 && w.kw == 2 && w.sh == 2 && w.sw == 2 && w.dh == 1 && w.dw == 1 &&
+		w.pt == 0 && w.pl == 0 && 2*w.oh <= w.h && 2*w.ow <= w.w {
+		maxPool2x2(dst, src, w)
+		return
+	}
 	for oy := range w.oh {
 		y0 := oy*w.sh - w.pt
+		kyLo, kyHi := windowRange(y0, w.kh, w.dh, w.h)
 		for ox := range w.ow {
 			x0 := ox*w.sw - w.pl
-			acc := float32(0)
+			kxLo, kxHi := windowRange(x0, w.kw, w.dw, w.w)
+			var acc float32
 			if isMax {
 				acc = float32(math.Inf(-1))
-			}
-			count := 0
-			for ky := range w.kh {
-				y := y0 + ky*w.dh
-				if y < 0 || y >= w.h {
-					continue
-				}
-				row := src[y*w.w:]
-				for kx := range w.kw {
-					x := x0 + kx*w.dw
-					if x < 0 || x >= w.w {
-						continue
-					}
-					v := row[x]
-					if isMax {
-						if v > acc || v != v {
+				for ky := kyLo; ky < kyHi; ky++ {
+					base := (y0+ky*w.dh)*w.w + x0
+					for kx := kxLo; kx < kxHi; kx++ {
+						if v := src[base+kx*w.dw]; v > acc || v != v {
 							acc = v
 						}
-					} else {
-						acc += v
 					}
-					count++
+				}
+				dst[oy*w.ow+ox] = acc
+				continue
+			}
+			for ky := kyLo; ky < kyHi; ky++ {
+				base := (y0+ky*w.dh)*w.w + x0
+				for kx := kxLo; kx < kxHi; kx++ {
+					acc += src[base+kx*w.dw]
 				}
 			}
-			if !isMax {
-				if includePad {
-					// Windows are clipped to the padded input, not to its ceil_mode overhang.
-					hEnd := min(y0+w.kh, w.h+w.pb)
-					wEnd := min(x0+w.kw, w.w+w.pr)
-					count = (hEnd - y0) * (wEnd - x0)
-				}
-				if count > 0 {
-					acc /= float32(count)
-				}
+			count := (kyHi - kyLo) * (kxHi - kxLo)
+			if includePad {
+				// Windows are clipped to the padded input, not to its ceil_mode overhang.
+				count = (min(y0+w.kh, w.h+w.pb) - y0) * (min(x0+w.kw, w.w+w.pr) - x0)
+			}
+			if count > 0 {
+				acc /= float32(count)
 			}
 			dst[oy*w.ow+ox] = acc
+		}
+	}
+}
+
+// windowRange is the range of kernel taps k (start + k*dil) that fall inside [0, n).
+func windowRange(start, k, dil, n int) (lo, hi int) {
+	lo, hi = 0, k
+	if start < 0 {
+		lo = (-start + dil - 1) / dil
+	}
+	if last := start + (k-1)*dil; last >= n {
+		hi = k - (last-n+dil)/dil
+	}
+	return lo, max(hi, lo)
+}
+
+// maxPool2x2 is the common 2×2, stride-2, unpadded max pool.
+func maxPool2x2(dst, src []float32, w window) {
+	for oy := range w.oh {
+		r0 := src[2*oy*w.w:][:2*w.ow]
+		r1 := src[(2*oy+1)*w.w:][:2*w.ow]
+		out := dst[oy*w.ow:][:w.ow]
+		for ox := range out {
+			a, b, c, d := r0[2*ox], r0[2*ox+1], r1[2*ox], r1[2*ox+1]
+			m := max(a, b, c, d)
+			if a != a || b != b || c != c || d != d {
+				m = float32(math.NaN())
+			}
+			out[ox] = m
 		}
 	}
 }

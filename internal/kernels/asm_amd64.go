@@ -8,10 +8,19 @@ import "unsafe"
 var dwEvenIdx = [16]int32{0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30}
 
 //go:noescape
-func dwRowAVX512(stride int, p *dwArgs)
+func dwChannelAVX512(stride int, p *dwArgs)
 
 //go:noescape
-func dwRowAVX2(stride int, p *dwArgs)
+func dw3x3s1AVX512(p *dwArgs)
+
+//go:noescape
+func dw3x3s2AVX512(p *dwArgs)
+
+//go:noescape
+func dwChannelAVX2(stride int, p *dwArgs)
+
+//go:noescape
+func im2colPanelAVX512(p *im2colArgs)
 
 //go:noescape
 func binaryAVX512(op int, dst, a, b *float32, n int)

@@ -3,6 +3,7 @@ package kernels
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 )
 
@@ -19,32 +20,36 @@ func benchImpls(b *testing.B, f func(b *testing.B)) {
 	}
 }
 
-func reportFlops(b *testing.B, flopsPerOp float64) {
-	b.ReportMetric(flopsPerOp*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+// cpuTimer measures the thread CPU time of a benchmark loop, so that the
+// GFLOP/s it reports stay meaningful on a machine shared with other work.
+type cpuTimer struct {
+	start int64
+	ok    bool
 }
 
-// BenchmarkFMAPeak measures the core's FMA peak with 12 independent
-// register-only vector FMA chains.
-func BenchmarkFMAPeak(b *testing.B) {
-	const iters = 1 << 16
-	b.Run("avx512", func(b *testing.B) {
-		if !hasAVX512 {
-			b.Skip("no AVX-512")
-		}
-		for b.Loop() {
-			fmaPeakAVX512(iters)
-		}
-		reportFlops(b, iters*12*16*2)
-	})
-	b.Run("avx2", func(b *testing.B) {
-		if !hasAVX2 {
-			b.Skip("no AVX2")
-		}
-		for b.Loop() {
-			fmaPeakAVX2(iters)
-		}
-		reportFlops(b, iters*12*8*2)
-	})
+func startCPU(b *testing.B) cpuTimer {
+	runtime.LockOSThread()
+	b.Cleanup(runtime.UnlockOSThread)
+	ns, ok := threadCPU()
+	return cpuTimer{start: ns, ok: ok}
+}
+
+// reportFlops reports GFLOP/s from wall time and, where available, from the
+// thread's CPU time (cpu-GFLOP/s).
+func (t cpuTimer) reportFlops(b *testing.B, flopsPerOp float64) {
+	total := flopsPerOp * float64(b.N)
+	b.ReportMetric(total/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	if end, ok := threadCPU(); ok && t.ok && end > t.start {
+		b.ReportMetric(total/float64(end-t.start), "cpu-GFLOP/s")
+	}
+}
+
+// reportBytes reports GB/s of CPU time, like reportFlops.
+func (t cpuTimer) reportBytes(b *testing.B, bytesPerOp int64) {
+	b.SetBytes(bytesPerOp)
+	if end, ok := threadCPU(); ok && t.ok && end > t.start {
+		b.ReportMetric(float64(bytesPerOp)*float64(b.N)/float64(end-t.start), "cpu-GB/s")
+	}
 }
 
 type gemmShape struct {
@@ -86,10 +91,11 @@ func BenchmarkSgemm(b *testing.B) {
 		}
 		b.Run(s.name, func(b *testing.B) {
 			benchImpls(b, func(b *testing.B) {
+				tm := startCPU(b)
 				for b.Loop() {
 					Sgemm(s.m, a, s.k, pb, c, s.n, ep)
 				}
-				reportFlops(b, 2*float64(s.m*s.k*s.n))
+				tm.reportFlops(b, 2*float64(s.m*s.k*s.n))
 			})
 		})
 	}
@@ -100,7 +106,7 @@ func BenchmarkSgemm(b *testing.B) {
 func BenchmarkConv(b *testing.B) {
 	r := rand.New(rand.NewPCG(2, 2))
 	for _, s := range []struct {
-		name           string
+		name          string
 		cin, hw, cout int
 	}{
 		{"digits/8x8x1to16", 1, 8, 16},
@@ -116,11 +122,12 @@ func BenchmarkConv(b *testing.B) {
 		col := make([]float32, PackedBLen(k, n))
 		b.Run(s.name, func(b *testing.B) {
 			benchImpls(b, func(b *testing.B) {
+				tm := startCPU(b)
 				for b.Loop() {
 					pb := Im2colPacked(col, src, s.cin, s.hw, s.hw, 3, 3, 1, 1, 1, 1, 1, 1, s.hw, s.hw)
 					Sgemm(s.cout, w, k, pb, out, n, Epilogue{RowBias: bias, Act: Activation{Kind: ActRelu}})
 				}
-				reportFlops(b, 2*float64(s.cout*k*n))
+				tm.reportFlops(b, 2*float64(s.cout*k*n))
 			})
 		})
 	}
@@ -133,10 +140,11 @@ func BenchmarkIm2colPacked(b *testing.B) {
 		src := randSlice(r, s.c*s.hw*s.hw)
 		col := make([]float32, PackedBLen(s.c*9, ohw*ohw))
 		b.Run(fmt.Sprintf("c%d/%dx%d/s%d", s.c, s.hw, s.hw, s.stride), func(b *testing.B) {
+			tm := startCPU(b)
 			for b.Loop() {
 				Im2colPacked(col, src, s.c, s.hw, s.hw, 3, 3, 1, 1, s.stride, s.stride, 1, 1, ohw, ohw)
 			}
-			b.SetBytes(int64(4 * s.c * 9 * ohw * ohw))
+			tm.reportBytes(b, int64(4*s.c*9*ohw*ohw))
 		})
 	}
 }
@@ -153,10 +161,11 @@ func BenchmarkPackB(b *testing.B) {
 				if trans {
 					ld = k
 				}
+				tm := startCPU(b)
 				for b.Loop() {
 					PackB(dst, k, n, src, ld, trans)
 				}
-				b.SetBytes(int64(4 * k * n))
+				tm.reportBytes(b, int64(4*k*n))
 			})
 		}
 	}
@@ -170,12 +179,13 @@ func BenchmarkDepthwise(b *testing.B) {
 		dst := make([]float32, s.c*ohw*ohw)
 		b.Run(fmt.Sprintf("c%d/%dx%d/s%d", s.c, s.hw, s.hw, s.stride), func(b *testing.B) {
 			benchImpls(b, func(b *testing.B) {
+				tm := startCPU(b)
 				for b.Loop() {
 					for ch := range s.c {
 						DepthwiseConv2D(dst[ch*ohw*ohw:], src[ch*s.hw*s.hw:], s.hw, s.hw, ker[ch*9:], 3, 3, 1, 1, s.stride, s.stride, 1, 1, ohw, ohw, 0.1, Activation{Kind: ActRelu})
 					}
 				}
-				reportFlops(b, 2*9*float64(s.c*ohw*ohw))
+				tm.reportFlops(b, 2*9*float64(s.c*ohw*ohw))
 			})
 		})
 	}
@@ -187,18 +197,20 @@ func BenchmarkElementwise(b *testing.B) {
 		x, y, d := randSlice(r, n), randSlice(r, n), make([]float32, n)
 		b.Run(fmt.Sprintf("Add/%d", n), func(b *testing.B) {
 			benchImpls(b, func(b *testing.B) {
+				tm := startCPU(b)
 				for b.Loop() {
 					Add(d, x, y)
 				}
-				b.SetBytes(int64(12 * n))
+				tm.reportBytes(b, int64(12*n))
 			})
 		})
 		b.Run(fmt.Sprintf("Relu/%d", n), func(b *testing.B) {
 			benchImpls(b, func(b *testing.B) {
+				tm := startCPU(b)
 				for b.Loop() {
 					ApplyActivation(d, Activation{Kind: ActRelu})
 				}
-				b.SetBytes(int64(8 * n))
+				tm.reportBytes(b, int64(8*n))
 			})
 		})
 	}

@@ -7,24 +7,29 @@ import (
 
 // maxDWTaps bounds the kernel size (kh*kw) the vectorised depthwise path
 // handles; larger kernels use the portable code.
-const maxDWTaps = 64
+const maxDWTaps = 49
 
-// dwTap is one tap of a depthwise row: the byte offset of its first input
-// element from the start of the input plane, and its weight.
+// dwTap is one tap of a depthwise kernel: input (oy*sh+dy, ox*sw+dx) feeds
+// output (oy, ox) with weight w; off is the byte offset (dy*w+dx)*4.
 type dwTap struct {
-	off int
-	w   float32
-	_   float32
+	off    int
+	dy, dx int32
+	w      float32
+	_      float32
 }
 
-// dwArgs is the argument block of a depthwise row kernel: it computes n
-// outputs at dst, output t being act(bias + Σ taps[i].w * src[taps[i].off/4 + t*stride]).
+// dwArgs is the argument block of a depthwise channel kernel (stride 1 or 2
+// along the width): dst[oy][ox] = act(bias + Σ taps src[oy*sh+dy][ox*sw+dx]),
+// skipping taps that fall outside the h×w input.
 type dwArgs struct {
 	dst, src     unsafe.Pointer
 	taps         *dwTap
 	ntaps        int
-	n            int
-	flags        int // flagMin | flagMax | flagLeaky
+	kw           int // taps per kernel row
+	h, w         int
+	oh, ow       int
+	sh           int
+	dxMin, dxMax int // range of the taps' dx
 	bias, lo, hi float32
 	leak         float32
 }
@@ -49,52 +54,38 @@ func DepthwiseConv2D(dst, src []float32, h, w int, ker []float32, kh, kw, padT, 
 	if oh == 0 || ow == 0 {
 		return
 	}
-	g := dwGeom{h: h, w: w, kh: kh, kw: kw, padT: padT, padL: padL, sh: strideH, sw: strideW, dh: dilH, dw: dilW, oh: oh, ow: ow}
-	// Interior columns [oxLo, oxHi): every tap reads inside the row.
-	oxLo := min(max(0, (padL+strideW-1)/strideW), ow)
-	oxHi := ow
-	if last := (kw-1)*dilW - padL; last >= w {
-		oxHi = 0
-	} else {
-		oxHi = min(ow, (w-1-last)/strideW+1)
-	}
-	oxHi = max(oxHi, oxLo)
 	impl := active
-	vec := impl.hasDWRow() && kh*kw <= maxDWTaps && strideW <= 2
-	for oy := range oh {
-		out := dst[oy*ow:][:ow]
-		if !vec || oxHi == oxLo {
-			dwRowGeneric(out, src, ker, &g, oy, 0, ow, bias, act)
-			continue
+	if !impl.hasDWChannel() || kh*kw > maxDWTaps || strideW > 2 || h*w == 0 {
+		g := dwGeom{h: h, w: w, kh: kh, kw: kw, padT: padT, padL: padL, sh: strideH, sw: strideW, dh: dilH, dw: dilW, oh: oh, ow: ow}
+		for oy := range oh {
+			dwRowGeneric(dst[oy*ow:][:ow], src, ker, &g, oy, bias, act)
 		}
-		dwRowGeneric(out, src, ker, &g, oy, 0, oxLo, bias, act)
-		dwRowGeneric(out, src, ker, &g, oy, oxHi, ow, bias, act)
-		var taps [maxDWTaps]dwTap
-		nt := 0
-		for ki := range kh {
-			iy := oy*strideH - padT + ki*dilH
-			if iy < 0 || iy >= h {
-				continue
-			}
-			for kj := range kw {
-				taps[nt] = dwTap{off: 4 * (iy*w + oxLo*strideW - padL + kj*dilW), w: ker[ki*kw+kj]}
-				nt++
-			}
-		}
-		if nt == 0 {
-			dwRowGeneric(out, src, ker, &g, oy, oxLo, oxHi, bias, act)
-			continue
-		}
-		p := dwArgs{dst: unsafe.Pointer(&out[oxLo]), src: unsafe.Pointer(&src[0]), taps: &taps[0], ntaps: nt, n: oxHi - oxLo, bias: bias}
-		var ga gemmArgs
-		p.flags = actFlags(act, &ga)
-		p.lo, p.hi = clampBounds(p.flags, ga.lo, ga.hi)
-		p.leak = 1
-		if p.flags&flagLeaky != 0 {
-			p.leak = ga.leak
-		}
-		impl.dwRow(strideW, &p)
+		return
 	}
+	var taps [maxDWTaps]dwTap
+	nt := 0
+	for ki := range kh {
+		dy := ki*dilH - padT
+		for kj := range kw {
+			dx := kj*dilW - padL
+			taps[nt] = dwTap{off: 4 * (dy*w + dx), dy: int32(dy), dx: int32(dx), w: ker[ki*kw+kj]}
+			nt++
+		}
+	}
+	p := dwArgs{
+		dst: unsafe.Pointer(&dst[0]), src: unsafe.Pointer(&src[0]),
+		taps: &taps[0], ntaps: nt, kw: kw,
+		h: h, w: w, oh: oh, ow: ow, sh: strideH,
+		dxMin: -padL, dxMax: (kw-1)*dilW - padL,
+		bias: bias, leak: 1,
+	}
+	var ga gemmArgs
+	flags := actFlags(act, &ga)
+	p.lo, p.hi = clampBounds(flags, ga.lo, ga.hi)
+	if flags&flagLeaky != 0 {
+		p.leak = ga.leak
+	}
+	impl.dwChannel(strideW, &p)
 }
 
 // dwGeom is the geometry of a DepthwiseConv2D call.
@@ -102,14 +93,10 @@ type dwGeom struct {
 	h, w, kh, kw, padT, padL, sh, sw, dh, dw, oh, ow int
 }
 
-// dwRowGeneric computes outputs [ox0, ox1) of output row oy.
-func dwRowGeneric(out, src, ker []float32, g *dwGeom, oy, ox0, ox1 int, bias float32, act Activation) {
-	if ox0 >= ox1 {
-		return
-	}
-	o := out[ox0:ox1]
-	for i := range o {
-		o[i] = bias
+// dwRowGeneric computes output row oy.
+func dwRowGeneric(out, src, ker []float32, g *dwGeom, oy int, bias float32, act Activation) {
+	for i := range out {
+		out[i] = bias
 	}
 	for ki := range g.kh {
 		iy := oy*g.sh - g.padT + ki*g.dh
@@ -121,9 +108,9 @@ func dwRowGeneric(out, src, ker []float32, g *dwGeom, oy, ox0, ox1 int, bias flo
 			wv := ker[ki*g.kw+kj]
 			// Outputs ox with 0 <= ox*sw + dx < w.
 			dx := kj*g.dw - g.padL
-			lo, hi := ox0, ox1
+			lo, hi := 0, len(out)
 			if dx < 0 {
-				lo = max(lo, (-dx+g.sw-1)/g.sw)
+				lo = (-dx + g.sw - 1) / g.sw
 			}
 			if g.w-dx <= 0 {
 				continue
@@ -146,8 +133,8 @@ func dwRowGeneric(out, src, ker []float32, g *dwGeom, oy, ox0, ox1 int, bias flo
 		}
 	}
 	if act.Kind != ActNone {
-		for i, x := range o {
-			o[i] = act.apply(x)
+		for i, x := range out {
+			out[i] = act.apply(x)
 		}
 	}
 }

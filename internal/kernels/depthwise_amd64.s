@@ -3,9 +3,21 @@
 #include "textflag.h"
 #include "go_asm.h"
 
-// Registers of both row kernels:
-//	DI = *dwArgs, DX = dst cursor, SI = src cursor, CX = outputs left,
-//	BX = tap cursor, R9 = taps left, R10 = tap offset.
+// Both channel kernels walk the output rows (R11 left) and, within a row,
+// chunks of one vector of outputs starting at column CX. Registers:
+//	DI = *dwArgs, DX = dst row, SI = src at input row oy*sh, R15 = oy*sh,
+//	R12 = h, R14 = src at the chunk's first input column,
+//	BX = tap cursor, R9 = taps left, R10 and R13 scratch.
+// A tap is skipped when its input row is outside [0, h). In a border chunk,
+// lanes whose input column is outside [0, w) are masked off (and read as 0);
+// an interior chunk loads whole vectors.
+
+// ROWCHECK skips to L if the tap at BX reads a row outside [0, h).
+#define ROWCHECK(L) \
+	MOVLQSX dwTap_dy(BX), R10; \
+	ADDQ    R15, R10; \
+	CMPQ    R10, R12; \
+	JCC     L
 
 // ACT512 applies clamp(lo=Z30, hi=Z29) and leaky(Z28, zero Z27) to Z.
 #define ACT512(Z) \
@@ -14,122 +26,148 @@
 	VCMPPS $1, Z27, Z, K2; \
 	VMULPS Z28, Z, K2, Z
 
-// func dwRowAVX512(stride int, p *dwArgs)
-TEXT ·dwRowAVX512(SB), NOSPLIT, $0-16
+// func dwChannelAVX512(stride int, p *dwArgs)
+TEXT ·dwChannelAVX512(SB), NOSPLIT, $0-16
 	MOVQ         stride+0(FP), R8
 	MOVQ         p+8(FP), DI
 	MOVQ         dwArgs_dst(DI), DX
 	MOVQ         dwArgs_src(DI), SI
-	MOVQ         dwArgs_n(DI), CX
+	MOVQ         dwArgs_h(DI), R12
+	MOVQ         dwArgs_oh(DI), R11
+	XORQ         R15, R15
 	VBROADCASTSS dwArgs_bias(DI), Z31
 	VBROADCASTSS dwArgs_lo(DI), Z30
 	VBROADCASTSS dwArgs_hi(DI), Z29
 	VBROADCASTSS dwArgs_leak(DI), Z28
 	VPXORD       Z27, Z27, Z27
-	CMPQ         R8, $2
-	JEQ          s2
+	VMOVDQU32    ·dwEvenIdx(SB), Z26
+	VPSRLD       $1, Z26, Z25                 // 0, 1, ..., 15
+	VPBROADCASTD dwArgs_w(DI), Z23
+	MOVL         $16, R10
+	VPBROADCASTD R10, Z24
+	VPADDD       Z24, Z25, Z24                // 16, ..., 31
 
-s1pair:
-	CMPQ    CX, $32
-	JLT     s1one
-	VMOVAPS Z31, Z0
-	VMOVAPS Z31, Z1
-	MOVQ    dwArgs_taps(DI), BX
-	MOVQ    dwArgs_ntaps(DI), R9
+row512:
+	XORQ CX, CX
 
-s1pairtap:
-	MOVQ             (BX), R10
-	VMOVUPS          (SI)(R10*1), Z2
-	VMOVUPS          64(SI)(R10*1), Z3
-	VFMADD231PS.BCST 8(BX), Z2, Z0
-	VFMADD231PS.BCST 8(BX), Z3, Z1
-	ADDQ             $16, BX
-	DECQ             R9
-	JNE              s1pairtap
-	ACT512(Z0)
-	ACT512(Z1)
-	VMOVUPS          Z0, (DX)
-	VMOVUPS          Z1, 64(DX)
-	ADDQ             $128, SI
-	ADDQ             $128, DX
-	SUBQ             $32, CX
-	JMP              s1pair
-
-s1one:
-	TESTQ CX, CX
-	JLE   done
-	MOVL  $0xffff, R11
-	CMPQ  CX, $16
-	JGE   s1mask
-	MOVL  $-1, R11
-	BZHIL CX, R11, R11
-
-s1mask:
-	KMOVW   R11, K1
-	VMOVAPS Z31, Z0
-	MOVQ    dwArgs_taps(DI), BX
-	MOVQ    dwArgs_ntaps(DI), R9
-
-s1onetap:
-	MOVQ             (BX), R10
-	VMOVUPS.Z        (SI)(R10*1), K1, Z2
-	VFMADD231PS.BCST 8(BX), Z2, Z0
-	ADDQ             $16, BX
-	DECQ             R9
-	JNE              s1onetap
-	ACT512(Z0)
-	VMOVUPS          Z0, K1, (DX)
-	ADDQ             $64, SI
-	ADDQ             $64, DX
-	SUBQ             $16, CX
-	JMP              s1one
-
-s2:
-	VMOVDQU32 ·dwEvenIdx(SB), Z26
-
-s2loop:
-	TESTQ CX, CX
-	JLE   done
-	MOVL  $0xffff, R11
-	MOVL  $0x7fff, R12
+chunk512:
+	// K1: output lanes; R13 = first input column ox0*stride.
+	MOVQ  dwArgs_ow(DI), R10
+	SUBQ  CX, R10
 	MOVL  $0xffff, R13
-	CMPQ  CX, $16
-	JGE   s2mask
-
-	// Tail: outputs t < CX read raw lanes < 2*CX-1.
-	MOVL  $-1, R11
-	BZHIL CX, R11, R11
-	LEAQ  -1(CX)(CX*1), R12
+	CMPQ  R10, $16
+	JGE   full512
 	MOVL  $-1, R13
-	BZHIL R12, R13, R13
-	MOVL  R13, R12
-	SHRL  $16, R12
+	BZHIL R10, R13, R13
 
-s2mask:
-	KMOVW   R11, K1
-	KMOVW   R12, K3
-	KMOVW   R13, K4
+full512:
+	KMOVW   R13, K1
+	MOVQ    CX, R13
+	CMPQ    R8, $2
+	JNE     addr512
+	SHLQ    $1, R13
+
+addr512:
+	LEAQ    (SI)(R13*4), R14
 	VMOVAPS Z31, Z0
 	MOVQ    dwArgs_taps(DI), BX
 	MOVQ    dwArgs_ntaps(DI), R9
 
-s2tap:
-	MOVQ             (BX), R10
-	VMOVUPS.Z        (SI)(R10*1), K4, Z2
-	VMOVUPS.Z        64(SI)(R10*1), K3, Z3
-	VPERMT2PS        Z3, Z26, Z2
-	VFMADD231PS.BCST 8(BX), Z2, Z0
-	ADDQ             $16, BX
-	DECQ             R9
-	JNE              s2tap
-	ACT512(Z0)
-	VMOVUPS          Z0, K1, (DX)
-	ADDQ             $128, SI
-	ADDQ             $64, DX
-	SUBQ             $16, CX
-	JMP              s2loop
+	// Interior chunk: 16 outputs, every column loaded inside the row.
+	CMPQ R10, $16
+	JLT  border512
+	MOVQ R13, R10
+	ADDQ dwArgs_dxMin(DI), R10
+	JLT  border512
+	MOVQ R8, R10
+	SHLQ $4, R10
+	DECQ R10
+	ADDQ R13, R10                             // last (raw) column loaded
+	ADDQ dwArgs_dxMax(DI), R10
+	CMPQ R10, dwArgs_w(DI)
+	JGE  border512
+	CMPQ R8, $2
+	JEQ  int2tap
 
-done:
+int1tap:
+	ROWCHECK(int1skip)
+	MOVQ             dwTap_off(BX), R10
+	VMOVUPS          (R14)(R10*1), Z1
+	VFMADD231PS.BCST dwTap_w(BX), Z1, Z0
+
+int1skip:
+	ADDQ $dwTap__size, BX
+	DECQ R9
+	JNE  int1tap
+	JMP  store512
+
+int2tap:
+	ROWCHECK(int2skip)
+	MOVQ             dwTap_off(BX), R10
+	VMOVUPS          (R14)(R10*1), Z1
+	VPERMT2PS        64(R14)(R10*1), Z26, Z1
+	VFMADD231PS.BCST dwTap_w(BX), Z1, Z0
+
+int2skip:
+	ADDQ $dwTap__size, BX
+	DECQ R9
+	JNE  int2tap
+	JMP  store512
+
+border512:
+	VPBROADCASTD R13, Z22
+	VPADDD       Z25, Z22, Z21                // columns of (raw) lanes 0..15
+	VPADDD       Z24, Z22, Z22                // columns of raw lanes 16..31
+	CMPQ         R8, $2
+	JEQ          bord2tap
+
+bord1tap:
+	ROWCHECK(bord1skip)
+	VPADDD.BCST      dwTap_dx(BX), Z21, Z2
+	VPCMPUD          $1, Z23, Z2, K2
+	MOVQ             dwTap_off(BX), R10
+	VMOVUPS.Z        (R14)(R10*1), K2, Z1
+	VFMADD231PS.BCST dwTap_w(BX), Z1, Z0
+
+bord1skip:
+	ADDQ $dwTap__size, BX
+	DECQ R9
+	JNE  bord1tap
+	JMP  store512
+
+bord2tap:
+	ROWCHECK(bord2skip)
+	VPADDD.BCST      dwTap_dx(BX), Z21, Z2
+	VPCMPUD          $1, Z23, Z2, K2
+	VPADDD.BCST      dwTap_dx(BX), Z22, Z3
+	VPCMPUD          $1, Z23, Z3, K3
+	MOVQ             dwTap_off(BX), R10
+	VMOVUPS.Z        (R14)(R10*1), K2, Z1
+	VMOVUPS.Z        64(R14)(R10*1), K3, Z2
+	VPERMT2PS        Z2, Z26, Z1
+	VFMADD231PS.BCST dwTap_w(BX), Z1, Z0
+
+bord2skip:
+	ADDQ $dwTap__size, BX
+	DECQ R9
+	JNE  bord2tap
+
+store512:
+	ACT512(Z0)
+	VMOVUPS Z0, K1, (DX)(CX*4)
+	ADDQ    $16, CX
+	CMPQ    CX, dwArgs_ow(DI)
+	JLT     chunk512
+
+	// Next output row.
+	MOVQ  dwArgs_ow(DI), R10
+	LEAQ  (DX)(R10*4), DX
+	MOVQ  dwArgs_sh(DI), R10
+	ADDQ  R10, R15
+	IMULQ dwArgs_w(DI), R10
+	LEAQ  (SI)(R10*4), SI
+	DECQ  R11
+	JNE   row512
 	VZEROUPPER
 	RET
 
@@ -140,126 +178,160 @@ done:
 	VMULPS    Y12, Y, T; \
 	VBLENDVPS Y, T, Y, Y
 
-// func dwRowAVX2(stride int, p *dwArgs)
-TEXT ·dwRowAVX2(SB), NOSPLIT, $0-16
+// MASK256(C, M) sets M to the lanes whose input column C is inside [0, w)
+// (Y9 = w, Y8 = -1), using Y7.
+#define MASK256(C, M) \
+	VPCMPGTD C, Y9, M; \
+	VPCMPGTD Y8, C, Y7; \
+	VPAND    Y7, M, M
+
+// func dwChannelAVX2(stride int, p *dwArgs)
+TEXT ·dwChannelAVX2(SB), NOSPLIT, $0-16
 	MOVQ         stride+0(FP), R8
 	MOVQ         p+8(FP), DI
 	MOVQ         dwArgs_dst(DI), DX
 	MOVQ         dwArgs_src(DI), SI
-	MOVQ         dwArgs_n(DI), CX
+	MOVQ         dwArgs_h(DI), R12
+	MOVQ         dwArgs_oh(DI), R11
+	XORQ         R15, R15
 	VBROADCASTSS dwArgs_bias(DI), Y15
 	VBROADCASTSS dwArgs_lo(DI), Y14
 	VBROADCASTSS dwArgs_hi(DI), Y13
 	VBROADCASTSS dwArgs_leak(DI), Y12
-	CMPQ         R8, $2
-	JEQ          a2s2
+	VMOVDQU      ·dwEvenIdx(SB), Y11
+	VPSRLD       $1, Y11, Y11                 // 0, 1, ..., 7
+	VPBROADCASTD dwArgs_w(DI), Y9
+	VPCMPEQD     Y8, Y8, Y8                   // -1
+	MOVL         $8, R10
+	MOVQ         R10, X3
+	VPBROADCASTD X3, Y3                       // 8
 
-a2s1pair:
-	CMPQ    CX, $16
-	JLT     a2s1one
-	VMOVAPS Y15, Y0
-	VMOVAPS Y15, Y1
-	MOVQ    dwArgs_taps(DI), BX
-	MOVQ    dwArgs_ntaps(DI), R9
+row256:
+	XORQ CX, CX
 
-a2s1pairtap:
-	VBROADCASTSS 8(BX), Y4
-	MOVQ         (BX), R10
-	VFMADD231PS  (SI)(R10*1), Y4, Y0
-	VFMADD231PS  32(SI)(R10*1), Y4, Y1
-	ADDQ         $16, BX
-	DECQ         R9
-	JNE          a2s1pairtap
-	ACT256(Y0, Y2)
-	ACT256(Y1, Y3)
-	VMOVUPS      Y0, (DX)
-	VMOVUPS      Y1, 32(DX)
-	ADDQ         $64, SI
-	ADDQ         $64, DX
-	SUBQ         $16, CX
-	JMP          a2s1pair
-
-a2s1one:
-	TESTQ CX, CX
-	JLE   a2done
-	MOVQ  $8, R11
-	CMPQ  CX, $8
-	CMOVQLT CX, R11
-	SHLQ  $2, R11
-	LEAQ  ·avx2TailMask+64(SB), R12
-	SUBQ  R11, R12
-	VMOVUPS (R12), Y11
-	VMOVAPS Y15, Y0
-	MOVQ    dwArgs_taps(DI), BX
-	MOVQ    dwArgs_ntaps(DI), R9
-
-a2s1onetap:
-	VBROADCASTSS 8(BX), Y4
-	MOVQ         (BX), R10
-	VMASKMOVPS   (SI)(R10*1), Y11, Y2
-	VFMADD231PS  Y2, Y4, Y0
-	ADDQ         $16, BX
-	DECQ         R9
-	JNE          a2s1onetap
-	ACT256(Y0, Y2)
-	VMASKMOVPS   Y0, Y11, (DX)
-	ADDQ         $32, SI
-	ADDQ         $32, DX
-	SUBQ         $8, CX
-	JMP          a2s1one
-
-a2s2:
-	TESTQ CX, CX
-	JLE   a2done
-	MOVQ  $8, R11
-	CMPQ  CX, $8
-	CMOVQLT CX, R11
-
-	// Outputs t < R11 read raw lanes < 2*R11-1: masks of the two halves.
-	LEAQ    ·avx2TailMask+64(SB), R12
-	MOVQ    R11, R13
+chunk256:
+	// Y10: output lane mask; R13 = first input column ox0*stride.
+	MOVQ    dwArgs_ow(DI), R10
+	SUBQ    CX, R10
+	MOVQ    $8, R13
+	CMPQ    R10, $8
+	CMOVQLT R10, R13
 	SHLQ    $2, R13
-	MOVQ    R12, AX
+	LEAQ    ·avx2TailMask+64(SB), AX
 	SUBQ    R13, AX
-	VMOVUPS (AX), Y11                  // output mask
-	LEAQ    -1(R11)(R11*1), R13        // raw lanes
-	MOVQ    R13, AX
-	CMPQ    AX, $8
-	MOVQ    $8, R8
-	CMOVQGT R8, AX
-	SHLQ    $2, AX
-	MOVQ    R12, R8
-	SUBQ    AX, R8
-	VMOVUPS (R8), Y10                  // raw mask, low half
-	SUBQ    $8, R13
-	MOVQ    $0, R8
-	CMOVQLT R8, R13
-	SHLQ    $2, R13
-	MOVQ    R12, R8
-	SUBQ    R13, R8
-	VMOVUPS (R8), Y9                   // raw mask, high half
+	VMOVDQU (AX), Y10
+	MOVQ    CX, R13
+	CMPQ    R8, $2
+	JNE     addr256
+	SHLQ    $1, R13
+
+addr256:
+	LEAQ    (SI)(R13*4), R14
 	VMOVAPS Y15, Y0
 	MOVQ    dwArgs_taps(DI), BX
 	MOVQ    dwArgs_ntaps(DI), R9
 
-a2s2tap:
-	VBROADCASTSS 8(BX), Y4
-	MOVQ         (BX), R10
-	VMASKMOVPS   (SI)(R10*1), Y10, Y2
-	VMASKMOVPS   32(SI)(R10*1), Y9, Y3
-	VSHUFPS      $0x88, Y3, Y2, Y2
-	VPERMPD      $0xd8, Y2, Y2
-	VFMADD231PS  Y2, Y4, Y0
-	ADDQ         $16, BX
-	DECQ         R9
-	JNE          a2s2tap
-	ACT256(Y0, Y2)
-	VMASKMOVPS   Y0, Y11, (DX)
-	ADDQ         $64, SI
-	ADDQ         $32, DX
-	SUBQ         $8, CX
-	JMP          a2s2
+	// Interior chunk: 8 outputs, every column loaded inside the row.
+	CMPQ R10, $8
+	JLT  border256
+	MOVQ R13, R10
+	ADDQ dwArgs_dxMin(DI), R10
+	JLT  border256
+	MOVQ R8, R10
+	SHLQ $3, R10
+	DECQ R10
+	ADDQ R13, R10                             // last (raw) column loaded
+	ADDQ dwArgs_dxMax(DI), R10
+	CMPQ R10, dwArgs_w(DI)
+	JGE  border256
+	CMPQ R8, $2
+	JEQ  aint2tap
 
-a2done:
+aint1tap:
+	ROWCHECK(aint1skip)
+	MOVQ         dwTap_off(BX), R10
+	VBROADCASTSS dwTap_w(BX), Y2
+	VFMADD231PS  (R14)(R10*1), Y2, Y0
+
+aint1skip:
+	ADDQ $dwTap__size, BX
+	DECQ R9
+	JNE  aint1tap
+	JMP  store256
+
+aint2tap:
+	ROWCHECK(aint2skip)
+	MOVQ         dwTap_off(BX), R10
+	VMOVUPS      (R14)(R10*1), Y1
+	VSHUFPS      $0x88, 32(R14)(R10*1), Y1, Y1
+	VPERMPD      $0xd8, Y1, Y1
+	VBROADCASTSS dwTap_w(BX), Y2
+	VFMADD231PS  Y1, Y2, Y0
+
+aint2skip:
+	ADDQ $dwTap__size, BX
+	DECQ R9
+	JNE  aint2tap
+	JMP  store256
+
+border256:
+	MOVQ         R13, X4
+	VPBROADCASTD X4, Y4
+	VPADDD       Y11, Y4, Y4                  // columns of (raw) lanes 0..7
+	CMPQ         R8, $2
+	JEQ          abord2tap
+
+abord1tap:
+	ROWCHECK(abord1skip)
+	VPBROADCASTD dwTap_dx(BX), Y5
+	VPADDD       Y5, Y4, Y5
+	MASK256(Y5, Y6)
+	MOVQ         dwTap_off(BX), R10
+	VMASKMOVPS   (R14)(R10*1), Y6, Y1
+	VBROADCASTSS dwTap_w(BX), Y2
+	VFMADD231PS  Y1, Y2, Y0
+
+abord1skip:
+	ADDQ $dwTap__size, BX
+	DECQ R9
+	JNE  abord1tap
+	JMP  store256
+
+abord2tap:
+	ROWCHECK(abord2skip)
+	VPBROADCASTD dwTap_dx(BX), Y5
+	VPADDD       Y5, Y4, Y6
+	MASK256(Y6, Y1)
+	VPADDD       Y3, Y6, Y6                   // raw lanes 8..15
+	MASK256(Y6, Y2)
+	MOVQ         dwTap_off(BX), R10
+	VMASKMOVPS   (R14)(R10*1), Y1, Y1
+	VMASKMOVPS   32(R14)(R10*1), Y2, Y2
+	VSHUFPS      $0x88, Y2, Y1, Y1
+	VPERMPD      $0xd8, Y1, Y1
+	VBROADCASTSS dwTap_w(BX), Y2
+	VFMADD231PS  Y1, Y2, Y0
+
+abord2skip:
+	ADDQ $dwTap__size, BX
+	DECQ R9
+	JNE  abord2tap
+
+store256:
+	ACT256(Y0, Y1)
+	VMASKMOVPS Y0, Y10, (DX)(CX*4)
+	ADDQ       $8, CX
+	CMPQ       CX, dwArgs_ow(DI)
+	JLT        chunk256
+
+	// Next output row.
+	MOVQ  dwArgs_ow(DI), R10
+	LEAQ  (DX)(R10*4), DX
+	MOVQ  dwArgs_sh(DI), R10
+	ADDQ  R10, R15
+	IMULQ dwArgs_w(DI), R10
+	LEAQ  (SI)(R10*4), SI
+	DECQ  R11
+	JNE   row256
 	VZEROUPPER
 	RET

@@ -47,21 +47,31 @@ func (impl *implementation) gemm(rows int, p *gemmArgs) {
 	}
 }
 
-// dwRow computes the interior of a depthwise output row (stride 1 or 2); it
-// reports false if the implementation has no vector kernel for it.
-func (impl *implementation) dwRow(stride int, p *dwArgs) bool {
+// dwChannel computes one depthwise channel with stride 1 or 2 along the
+// width; only implementations with hasDWChannel have it.
+func (impl *implementation) dwChannel(stride int, p *dwArgs) {
 	switch impl.kind {
 	case kindAVX512:
-		dwRowAVX512(stride, p)
+		switch {
+		case p.ntaps == 9 && p.kw == 3 && stride == 1:
+			dw3x3s1AVX512(p)
+		case p.ntaps == 9 && p.kw == 3 && stride == 2:
+			dw3x3s2AVX512(p)
+		default:
+			dwChannelAVX512(stride, p)
+		}
 	case kindAVX2:
-		dwRowAVX2(stride, p)
+		dwChannelAVX2(stride, p)
 	default:
-		return false
+		panic("kernels: no vector depthwise kernel")
 	}
-	return true
 }
 
-func (impl *implementation) hasDWRow() bool { return impl.kind != kindGeneric }
+func (impl *implementation) hasDWChannel() bool { return impl.kind != kindGeneric }
+
+func (impl *implementation) hasIm2col() bool { return impl.kind == kindAVX512 }
+
+func im2colPanel(p *im2colArgs) { im2colPanelAVX512(p) }
 
 func (impl *implementation) binary(op int, dst, a, b *float32, n int) {
 	switch impl.kind {

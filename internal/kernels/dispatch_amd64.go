@@ -12,7 +12,7 @@ var (
 // avx2TailMask[16-n:] starts with n lanes of all ones (see sgemm_avx2_amd64.s).
 var avx2TailMask = [32]int32{-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1}
 
-var avx512 = &implementation{name: "avx512", kind: kindAVX512, mr: 12, kc: 256, l2Floats: 128 << 10}
+var avx512 = &implementation{name: "avx512", kind: kindAVX512, mr: 8, kc: 256, l2Floats: 128 << 10}
 
 var avx2 = &implementation{name: "avx2+fma", kind: kindAVX2, mr: 6, kc: 256, l2Floats: 128 << 10}
 

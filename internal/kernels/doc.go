@@ -28,12 +28,28 @@
 // # Implementations
 //
 // On amd64 the hot kernels are written in assembly for AVX-512 and for
-// AVX2+FMA and chosen once at start-up from the CPU features; every other
-// architecture, and amd64 without AVX2, uses portable Go. Impl names the
-// active implementation. All functions are safe for concurrent use as long as
-// concurrent calls do not write overlapping memory.
+// AVX2+FMA (with BMI2) and chosen once at start-up from the CPU features;
+// every other architecture, amd64 without AVX2, and builds with the purego
+// tag use portable Go. Impl names the active implementation.
 //
-// Vector loads need no particular alignment, but packed buffers aligned to 64
-// bytes avoid cache-line splits; Go's allocator aligns allocations of 32 KiB
-// or more to a page.
+// The AVX-512 Sgemm micro-kernel computes up to 8 rows × 32 columns (two
+// panels) in 16 zmm accumulators, broadcasting A with embedded-broadcast
+// FMAs and masking the column tail with K registers; the AVX2 one computes
+// up to 6 rows × 16 columns (one panel) in 12 ymm accumulators. Rows are
+// split into balanced tiles of at most 8 (AVX-512), 6 (AVX2) or 4 (Go) rows;
+// K is blocked by 256 and N by what keeps the K block of B in L2. The
+// epilogue (scale, biases, accumulate, activation) is applied in registers
+// before the single store of each tile.
+//
+// # Concurrency, memory and alignment
+//
+// All functions are safe for concurrent use as long as concurrent calls do
+// not write overlapping memory; a PackedB is read-only and may be shared.
+// No function allocates or keeps a reference to its arguments (a PackedB
+// refers to the buffer it was packed into). Buffers need only the lengths
+// each function documents; the kernels never read or write outside the
+// slices they are given (masked vector tails). Vector loads need no
+// particular alignment, but packed buffers aligned to 64 bytes avoid
+// cache-line splits; Go's allocator aligns allocations of 32 KiB or more to
+// a page.
 package kernels

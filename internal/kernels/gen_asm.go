@@ -1,7 +1,8 @@
 //go:build ignore
 
-// gen_asm writes the Sgemm micro-kernels in Plan 9 assembly:
-// sgemm_avx512_amd64.s, sgemm_avx2_amd64.s and sgemm_kernels_amd64.go.
+// gen_asm writes the Sgemm micro-kernels and the 3×3 depthwise kernels in
+// Plan 9 assembly: sgemm_avx512_amd64.s, sgemm_avx2_amd64.s,
+// sgemm_kernels_amd64.go and depthwise3x3_amd64.s.
 // Run it with go generate.
 package main
 
@@ -14,7 +15,7 @@ import (
 )
 
 const (
-	maxRowsAVX512 = 14
+	maxRowsAVX512 = 8
 	maxRowsAVX2   = 6
 	unroll        = 4
 )
@@ -506,6 +507,186 @@ func kernel256(g *gen, rows int) {
 	g.p("")
 }
 
+// ---------------------------------------------------------------- depthwise 3×3
+
+// dw3x3 writes the AVX-512 depthwise kernel specialised for 3×3 taps and
+// the given stride (1 or 2) along the width; see depthwise_amd64.s for the
+// general kernel and the meaning of dwArgs. The nine weights live in
+// Z10..Z18 (zeroed for taps whose input row is outside the image), the three
+// input rows in R12..R14 (moving with the chunk), the taps' column offsets in
+// R9, R10, BX, and each kernel row accumulates into its own register
+// (Z0..Z2) to shorten the FMA chains.
+func dw3x3(g *gen, stride int) {
+	const tapSize = 24 // unsafe.Sizeof(dwTap{}); checked by a test
+	rows := []string{"R12", "R13", "R14"}
+	dxs := []string{"R9", "R10", "BX"}
+	name := fmt.Sprintf("dw3x3s%dAVX512", stride)
+	g.p("// func %s(p *dwArgs)", name)
+	g.p("TEXT ·%s(SB), NOSPLIT, $0-8", name)
+	g.in("MOVQ p+0(FP), DI")
+	g.in("MOVQ dwArgs_dst(DI), DX")
+	g.in("MOVQ dwArgs_oh(DI), R11")
+	g.in("XORQ R15, R15")
+	g.in("VBROADCASTSS dwArgs_bias(DI), Z31")
+	g.in("VBROADCASTSS dwArgs_lo(DI), Z30")
+	g.in("VBROADCASTSS dwArgs_hi(DI), Z29")
+	g.in("VBROADCASTSS dwArgs_leak(DI), Z28")
+	g.in("VPXORD Z27, Z27, Z27")
+	g.in("VMOVDQU32 ·dwEvenIdx(SB), Z26")
+	g.in("VPSRLD $1, Z26, Z25")
+	g.in("VPBROADCASTD dwArgs_w(DI), Z23")
+	g.in("MOVL $16, AX")
+	g.in("VPBROADCASTD AX, Z24")
+	g.in("VPADDD Z24, Z25, Z24")
+	g.in("MOVQ dwArgs_taps(DI), AX")
+	for kj, r := range dxs {
+		g.in("MOVLQSX %d(AX), %s", kj*tapSize+12, r) // dwTap.dx
+		g.in("SHLQ $2, %s", r)
+	}
+	row, chunk, border, sum, store := g.newLabel("row"), g.newLabel("chunk"), g.newLabel("border"), g.newLabel("sum"), g.newLabel("store")
+	g.p("%s:", row)
+	g.in("MOVQ dwArgs_taps(DI), AX")
+	for ki, r := range rows {
+		invalid, next := g.newLabel("invalid"), g.newLabel("next")
+		g.in("MOVLQSX %d(AX), R8", 3*ki*tapSize+8) // dwTap.dy
+		g.in("ADDQ R15, R8")
+		g.in("CMPQ R8, dwArgs_h(DI)")
+		g.in("JCC %s", invalid)
+		g.in("IMULQ dwArgs_w(DI), R8")
+		g.in("MOVQ dwArgs_src(DI), %s", r)
+		g.in("LEAQ (%s)(R8*4), %s", r, r)
+		for kj := range 3 {
+			g.in("VBROADCASTSS %d(AX), Z%d", (3*ki+kj)*tapSize+16, 10+3*ki+kj) // dwTap.w
+		}
+		g.in("JMP %s", next)
+		g.p("%s:", invalid)
+		g.in("MOVQ dwArgs_src(DI), %s", r)
+		for kj := range 3 {
+			z := 10 + 3*ki + kj
+			g.in("VPXORD Z%d, Z%d, Z%d", z, z, z)
+		}
+		g.p("%s:", next)
+	}
+	g.in("XORQ CX, CX")
+
+	g.p("%s:", chunk)
+	full := g.newLabel("full")
+	g.in("MOVQ dwArgs_ow(DI), R8")
+	g.in("SUBQ CX, R8")
+	g.in("MOVL $0xffff, AX")
+	g.in("CMPQ R8, $16")
+	g.in("JGE %s", full)
+	g.in("MOVL $-1, AX")
+	g.in("BZHIL R8, AX, AX")
+	g.p("%s:", full)
+	g.in("KMOVW AX, K1")
+	g.in("VMOVAPS Z31, Z0")
+	g.in("VPXORD Z1, Z1, Z1")
+	g.in("VPXORD Z2, Z2, Z2")
+	// Interior: 16 outputs and every column loaded inside the row.
+	g.in("CMPQ R8, $16")
+	g.in("JLT %s", border)
+	if stride == 2 {
+		g.in("LEAQ (CX)(CX*1), AX")
+	} else {
+		g.in("MOVQ CX, AX")
+	}
+	g.in("MOVQ AX, R8")
+	g.in("ADDQ dwArgs_dxMin(DI), R8")
+	g.in("JLT %s", border)
+	g.in("ADDQ $%d, AX", 16*stride-1)
+	g.in("ADDQ dwArgs_dxMax(DI), AX")
+	g.in("CMPQ AX, dwArgs_w(DI)")
+	g.in("JGE %s", border)
+	t := 0
+	for ki, r := range rows {
+		for kj, d := range dxs {
+			w := fmt.Sprintf("Z%d", 10+3*ki+kj)
+			if stride == 1 {
+				g.in("VFMADD231PS (%s)(%s*1), %s, Z%d", r, d, w, ki)
+				continue
+			}
+			x := fmt.Sprintf("Z%d", 3+t%6)
+			t++
+			g.in("VMOVUPS (%s)(%s*1), %s", r, d, x)
+			g.in("VPERMT2PS 64(%s)(%s*1), Z26, %s", r, d, x)
+			g.in("VFMADD231PS %s, %s, Z%d", x, w, ki)
+		}
+	}
+	g.in("JMP %s", sum)
+
+	g.p("%s:", border)
+	// Column masks: stride 1: K4..K6 for kj; stride 2: K2+2kj (raw lanes
+	// 0..15) and K3+2kj (raw lanes 16..31).
+	if stride == 2 {
+		g.in("LEAQ (CX)(CX*1), AX")
+	} else {
+		g.in("MOVQ CX, AX")
+	}
+	g.in("VPBROADCASTD AX, Z3")
+	g.in("VPADDD Z25, Z3, Z4")
+	g.in("VPADDD Z24, Z3, Z5")
+	g.in("MOVQ dwArgs_taps(DI), AX")
+	mask := func(kj, half int) string {
+		if stride == 1 {
+			return fmt.Sprintf("K%d", 4+kj)
+		}
+		return fmt.Sprintf("K%d", 2+2*kj+half)
+	}
+	for kj := range 3 {
+		for half := range stride {
+			g.in("VPADDD.BCST %d(AX), Z%d, Z6", kj*tapSize+12, 4+half)
+			g.in("VPCMPUD $1, Z23, Z6, %s", mask(kj, half))
+		}
+	}
+	t = 0
+	for ki, r := range rows {
+		for kj, d := range dxs {
+			w := fmt.Sprintf("Z%d", 10+3*ki+kj)
+			x := fmt.Sprintf("Z%d", 3+t%6)
+			y := fmt.Sprintf("Z%d", 3+(t+3)%6)
+			t++
+			g.in("VMOVUPS.Z (%s)(%s*1), %s, %s", r, d, mask(kj, 0), x)
+			if stride == 2 {
+				g.in("VMOVUPS.Z 64(%s)(%s*1), %s, %s", r, d, mask(kj, 1), y)
+				g.in("VPERMT2PS %s, Z26, %s", y, x)
+			}
+			g.in("VFMADD231PS %s, %s, Z%d", x, w, ki)
+		}
+	}
+
+	g.p("%s:", sum)
+	g.in("VADDPS Z1, Z0, Z0")
+	g.in("VADDPS Z2, Z0, Z0")
+	g.p("%s:", store)
+	g.in("VMAXPS Z30, Z0, Z0")
+	g.in("VMINPS Z29, Z0, Z0")
+	g.in("VCMPPS $1, Z27, Z0, K2")
+	g.in("VMULPS Z28, Z0, K2, Z0")
+	masked, stored := g.newLabel("masked"), g.newLabel("stored")
+	g.in("KORTESTW K1, K1")
+	g.in("JCC %s", masked)
+	g.in("VMOVUPS Z0, (DX)(CX*4)")
+	g.in("JMP %s", stored)
+	g.p("%s:", masked)
+	g.in("VMOVUPS Z0, K1, (DX)(CX*4)")
+	g.p("%s:", stored)
+	for _, r := range rows {
+		g.in("ADDQ $%d, %s", 64*stride, r)
+	}
+	g.in("ADDQ $16, CX")
+	g.in("CMPQ CX, dwArgs_ow(DI)")
+	g.in("JLT %s", chunk)
+	g.in("MOVQ dwArgs_ow(DI), R8")
+	g.in("LEAQ (DX)(R8*4), DX")
+	g.in("ADDQ dwArgs_sh(DI), R15")
+	g.in("DECQ R11")
+	g.in("JNE %s", row)
+	g.in("VZEROUPPER")
+	g.in("RET")
+	g.p("")
+}
+
 func write(name string, data []byte) {
 	if err := os.WriteFile(name, data, 0o644); err != nil {
 		log.Fatal(err)
@@ -526,6 +707,12 @@ func main() {
 		kernel256(&g256, r)
 	}
 	write("sgemm_avx2_amd64.s", g256.buf.Bytes())
+
+	var gdw gen
+	header(&gdw)
+	dw3x3(&gdw, 1)
+	dw3x3(&gdw, 2)
+	write("depthwise3x3_amd64.s", gdw.buf.Bytes())
 
 	var gg gen
 	gg.p("// Code generated by gen_asm.go; DO NOT EDIT.")

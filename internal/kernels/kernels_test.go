@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 )
@@ -319,7 +321,12 @@ func outSize(in, k, p0, p1, s, d int) int {
 
 func TestIm2colPacked(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
-	for _, g := range convGeoms() {
+	forEachImpl(t, func(t *testing.T) { checkIm2col(t, r) })
+}
+
+func checkIm2col(t *testing.T, r *rand.Rand) {
+	geoms := append(convGeoms(), [13]int{3, 5, 40, 3, 3, 1, 1, 1, 1, 1, 2, 1, 1}, [13]int{1, 9, 9, 9, 9, 4, 4, 4, 4, 1, 1, 1, 1})
+	for _, g := range geoms {
 		c, h, w, kh, kw, padT, padL, padB, padR, sh, sw, dh, dw := g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9], g[10], g[11], g[12]
 		oh, ow := outSize(h, kh, padT, padB, sh, dh), outSize(w, kw, padL, padR, sw, dw)
 		if oh < 1 || ow < 1 {
@@ -499,4 +506,34 @@ func FuzzSgemm(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestLayouts pins the struct layouts that hand-written assembly (not
+// go_asm.h) relies on.
+func TestLayouts(t *testing.T) {
+	require.Equal(t, uintptr(24), unsafe.Sizeof(dwTap{}))
+	require.Equal(t, uintptr(8), unsafe.Offsetof(dwTap{}.dy))
+	require.Equal(t, uintptr(12), unsafe.Offsetof(dwTap{}.dx))
+	require.Equal(t, uintptr(16), unsafe.Offsetof(dwTap{}.w))
+}
+
+// TestSgemmConcurrent multiplies disjoint column views of one shared PackedB
+// from several goroutines, as the engine does.
+func TestSgemmConcurrent(t *testing.T) {
+	r := rand.New(rand.NewPCG(23, 24))
+	m, n, k := 9, 200, 70
+	a, b, bias := randSlice(r, m*k), randSlice(r, k*n), randSlice(r, n)
+	pb := PackB(make([]float32, PackedBLen(k, n)), k, n, b, n, false)
+	want := make([]float32, m*n)
+	Sgemm(m, a, k, pb, want, n, Epilogue{ColBias: bias})
+	got := make([]float32, m*n)
+	var wg sync.WaitGroup
+	for j0 := 0; j0 < n; j0 += 2 * NR {
+		wg.Go(func() {
+			j1 := min(n, j0+2*NR)
+			Sgemm(m, a, k, pb.Cols(j0, j1), got[j0:], n, Epilogue{ColBias: bias[j0:]})
+		})
+	}
+	wg.Wait()
+	require.Equal(t, want, got)
 }

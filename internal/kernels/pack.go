@@ -1,6 +1,9 @@
 package kernels
 
-import "fmt"
+import (
+	"fmt"
+	"unsafe"
+)
 
 // PackB packs the k×n matrix B into dst in the panel layout Sgemm reads and
 // returns the packed matrix, which refers to dst. Without transB, b is k×n
@@ -103,7 +106,11 @@ func Im2colPacked(dst []float32, src []float32, c, h, w, kh, kw, padT, padL, str
 		return PackedB{K: k, N: n, data: dst}
 	}
 	g := im2colGeom{c: c, h: h, w: w, kh: kh, kw: kw, padT: padT, padL: padL, sh: strideH, sw: strideW, dh: dilH, dw: dilW, oh: oh, ow: ow}
-	im2col(dst, src, &g)
+	if active.hasIm2col() && h*w > 0 {
+		im2colVector(dst, src, &g)
+	} else {
+		im2col(dst, src, &g)
+	}
 	return PackedB{K: k, N: n, data: dst}
 }
 
@@ -182,5 +189,82 @@ func im2colRow(out *[NR]float32, plane []float32, segs []im2colSeg, g *im2colGeo
 		for t := range o {
 			o[t] = row[ix0+(lo+t)*g.sw]
 		}
+	}
+}
+
+// im2colArgs is the argument block of the vector im2col panel kernel.
+type im2colArgs struct {
+	dst, src unsafe.Pointer // the panel; channel 0 of the input
+	c, h, w  int
+	kh, kw   int
+	dh, dw   int
+	plane    int // bytes per input channel
+	mode     int // im2colMode*
+	lanes    int // bit mask of the panel's columns < N
+	nseg     int
+	oy, ox   [NR]int32 // per lane: oy*strideH - padT, ox*strideW - padL
+	// Per segment (a run of lanes in one output row): its lanes; the
+	// element offset and the column that lane 0 would read at ki = kj = 0
+	// (lane L reads offset segBase + L*stride); its oy*strideH - padT.
+	segMask, segBase, segCol, segRow [NR]int
+}
+
+// Modes of the vector im2col panel kernel.
+const (
+	im2colStride1Seg1 = iota // stride 1, one segment
+	im2colStride1Seg2        // stride 1, two segments
+	im2colStride1            // stride 1
+	im2colStride2            // stride 2
+	im2colGather             // any stride
+)
+
+// im2colVector is im2col with a vector panel kernel.
+func im2colVector(dst, src []float32, g *im2colGeom) {
+	k, n := g.c*g.kh*g.kw, g.oh*g.ow
+	p := im2colArgs{
+		src: unsafe.Pointer(&src[0]),
+		c:   g.c, h: g.h, w: g.w, kh: g.kh, kw: g.kw, dh: g.dh, dw: g.dw,
+		plane: 4 * g.h * g.w,
+	}
+	oy, ox := 0, 0
+	for pos0 := 0; pos0 < n; pos0 += NR {
+		p.lanes, p.nseg = 0, 0
+		for l := range NR {
+			if pos0+l >= n {
+				// Past N: any in-range position, masked off by lanes.
+				p.oy[l], p.ox[l] = p.oy[0], p.ox[0]
+				continue
+			}
+			p.lanes |= 1 << l
+			p.oy[l] = int32(oy*g.sh - g.padT)
+			p.ox[l] = int32(ox*g.sw - g.padL)
+			if l == 0 || ox == 0 {
+				s := p.nseg
+				p.segCol[s] = int(p.ox[l]) - l*g.sw
+				p.segRow[s] = int(p.oy[l])
+				p.segBase[s] = p.segRow[s]*g.w + p.segCol[s]
+				p.segMask[s] = 0
+				p.nseg++
+			}
+			p.segMask[p.nseg-1] |= 1 << l
+			if ox++; ox == g.ow {
+				ox = 0
+				oy++
+			}
+		}
+		switch {
+		case g.sw == 1 && p.nseg == 1:
+			p.mode = im2colStride1Seg1
+		case g.sw == 1 && p.nseg == 2:
+			p.mode = im2colStride1Seg2
+		case g.sw == 1:
+			p.mode = im2colStride1
+		case g.sw == 2:
+			p.mode = im2colStride2
+		default:
+			p.mode = im2colGather
+		}
+		p.dst = unsafe.Pointer(&dst[pos0*k])
+		im2colPanel(&p)
 	}
 }

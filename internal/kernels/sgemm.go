@@ -147,7 +147,8 @@ func Sgemm(m int, a []float32, lda int, b PackedB, c []float32, ldc int, ep Epil
 }
 
 // gemmGeneric is the portable micro-kernel: it has the semantics of the
-// assembly kernels for any number of rows.
+// assembly kernels for any number of rows. It computes blocks of 4×4 in
+// scalar registers (a tail of fewer rows recomputes the last row).
 func gemmGeneric(rows int, p *gemmArgs) {
 	k, n := p.k, p.n
 	lda, ldc, bs := p.lda/4, p.ldc/4, p.bstride/4
@@ -164,44 +165,84 @@ func gemmGeneric(rows int, p *gemmArgs) {
 	if p.flags&flagColBias != 0 {
 		colBias = unsafe.Slice((*float32)(p.colBias), n)
 	}
+	var acc [4][4]float32
 	for j0 := 0; j0 < n; j0 += NR {
-		w := min(NR, n-j0)
 		var panel []float32
 		if k > 0 {
 			panel = b[j0/NR*bs:][:k*NR]
 		}
-		i := 0
-		for ; i+2 <= rows; i += 2 {
-			var acc0, acc1 [NR]float32
-			if k > 0 {
-				a0, a1 := a[i*lda:][:k], a[(i+1)*lda:][:k]
-				for kk := range k {
-					bp := (*[NR]float32)(panel[kk*NR:])
-					x0, x1 := a0[kk], a1[kk]
-					for jj := range NR {
-						acc0[jj] += x0 * bp[jj]
-						acc1[jj] += x1 * bp[jj]
-					}
+		if rows == 1 {
+			// Batch-1 rows: 1×8 blocks waste nothing on missing rows.
+			for jj := 0; jj < NR && j0+jj < n; jj += 8 {
+				w := min(8, n-j0-jj)
+				var acc8 [8]float32
+				if k > 0 {
+					acc8 = gemmBlock1x8(a[:k], panel[jj:])
 				}
+				epilogueGeneric(p, acc8[:w], c[j0+jj:][:w], rowBias, 0, colBias, j0+jj)
 			}
-			epilogueGeneric(p, acc0[:w], c[i*ldc+j0:][:w], rowBias, i, colBias, j0)
-			epilogueGeneric(p, acc1[:w], c[(i+1)*ldc+j0:][:w], rowBias, i+1, colBias, j0)
+			continue
 		}
-		if i < rows {
-			var acc0 [NR]float32
-			if k > 0 {
-				a0 := a[i*lda:][:k]
-				for kk := range k {
-					bp := (*[NR]float32)(panel[kk*NR:])
-					x0 := a0[kk]
-					for jj := range NR {
-						acc0[jj] += x0 * bp[jj]
-					}
+		for jj := 0; jj < NR && j0+jj < n; jj += 4 {
+			w := min(4, n-j0-jj)
+			for i := 0; i < rows; i += 4 {
+				if k > 0 {
+					row := func(r int) []float32 { return a[min(i+r, rows-1)*lda:][:k] }
+					acc = gemmBlock4x4(row(0), row(1), row(2), row(3), panel[jj:])
+				}
+				for r := range min(4, rows-i) {
+					epilogueGeneric(p, acc[r][:w], c[(i+r)*ldc+j0+jj:][:w], rowBias, i+r, colBias, j0+jj)
 				}
 			}
-			epilogueGeneric(p, acc0[:w], c[i*ldc+j0:][:w], rowBias, i, colBias, j0)
 		}
 	}
+}
+
+// gemmBlock1x8 returns the product of a row of A and eight columns of a
+// packed panel (b starts at the columns; rows are NR apart).
+func gemmBlock1x8(a, b []float32) [8]float32 {
+	var c0, c1, c2, c3, c4, c5, c6, c7 float32
+	for kk, x := range a {
+		bb := (*[8]float32)(b[kk*NR:])
+		c0 += x * bb[0]
+		c1 += x * bb[1]
+		c2 += x * bb[2]
+		c3 += x * bb[3]
+		c4 += x * bb[4]
+		c5 += x * bb[5]
+		c6 += x * bb[6]
+		c7 += x * bb[7]
+	}
+	return [8]float32{c0, c1, c2, c3, c4, c5, c6, c7}
+}
+
+// gemmBlock4x4 returns the 4×4 product of four rows of A and four columns
+// of a packed panel (b starts at the columns; rows are NR apart).
+func gemmBlock4x4(a0, a1, a2, a3, b []float32) (c [4][4]float32) {
+	var c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33 float32
+	a1, a2, a3 = a1[:len(a0)], a2[:len(a0)], a3[:len(a0)]
+	for kk, x0 := range a0 {
+		bb := (*[4]float32)(b[kk*NR:])
+		x1, x2, x3 := a1[kk], a2[kk], a3[kk]
+		b0, b1, b2, b3 := bb[0], bb[1], bb[2], bb[3]
+		c00 += x0 * b0
+		c01 += x0 * b1
+		c02 += x0 * b2
+		c03 += x0 * b3
+		c10 += x1 * b0
+		c11 += x1 * b1
+		c12 += x1 * b2
+		c13 += x1 * b3
+		c20 += x2 * b0
+		c21 += x2 * b1
+		c22 += x2 * b2
+		c23 += x2 * b3
+		c30 += x3 * b0
+		c31 += x3 * b1
+		c32 += x3 * b2
+		c33 += x3 * b3
+	}
+	return [4][4]float32{{c00, c01, c02, c03}, {c10, c11, c12, c13}, {c20, c21, c22, c23}, {c30, c31, c32, c33}}
 }
 
 // epilogueGeneric applies p's epilogue to the accumulators of one row and

@@ -29,24 +29,6 @@ func sgemmAVX512R7(p *gemmArgs)
 func sgemmAVX512R8(p *gemmArgs)
 
 //go:noescape
-func sgemmAVX512R9(p *gemmArgs)
-
-//go:noescape
-func sgemmAVX512R10(p *gemmArgs)
-
-//go:noescape
-func sgemmAVX512R11(p *gemmArgs)
-
-//go:noescape
-func sgemmAVX512R12(p *gemmArgs)
-
-//go:noescape
-func sgemmAVX512R13(p *gemmArgs)
-
-//go:noescape
-func sgemmAVX512R14(p *gemmArgs)
-
-//go:noescape
 func sgemmAVX2R1(p *gemmArgs)
 
 //go:noescape
@@ -64,7 +46,7 @@ func sgemmAVX2R5(p *gemmArgs)
 //go:noescape
 func sgemmAVX2R6(p *gemmArgs)
 
-// sgemmAVX512 runs the AVX-512 micro-kernel for rows rows (1..14).
+// sgemmAVX512 runs the AVX-512 micro-kernel for rows rows (1..8).
 func sgemmAVX512(rows int, p *gemmArgs) {
 	switch rows {
 	case 1:
@@ -83,18 +65,6 @@ func sgemmAVX512(rows int, p *gemmArgs) {
 		sgemmAVX512R7(p)
 	case 8:
 		sgemmAVX512R8(p)
-	case 9:
-		sgemmAVX512R9(p)
-	case 10:
-		sgemmAVX512R10(p)
-	case 11:
-		sgemmAVX512R11(p)
-	case 12:
-		sgemmAVX512R12(p)
-	case 13:
-		sgemmAVX512R13(p)
-	case 14:
-		sgemmAVX512R14(p)
 	default:
 		panic("kernels: bad AVX-512 row count")
 	}

@@ -95,7 +95,8 @@ func PackedBLen(k, n int) int {
 
 // Cols returns the view of columns [j0, j1) of b. j0 must be a multiple of NR;
 // j1 may be any column up to b.N. Disjoint column ranges of one PackedB can be
-// multiplied concurrently into disjoint column ranges of C.
+// multiplied concurrently into disjoint column ranges of C; the caller offsets
+// C and Epilogue.ColBias by j0 (c[j0:], ColBias[j0:]).
 func (b PackedB) Cols(j0, j1 int) PackedB {
 	if j0 < 0 || j0%NR != 0 || j1 < j0 || j1 > b.N {
 		panic(fmt.Sprintf("kernels: PackedB.Cols(%d, %d) of %d columns: j0 must be a multiple of %d and j0 <= j1 <= N", j0, j1, b.N, NR))
