@@ -48,6 +48,7 @@ type caseBench struct {
 	arena        int
 
 	ours, ort       []time.Duration
+	oursCPU, ortCPU []time.Duration // process CPU time per call: steady under machine load
 	ortLoad         []time.Duration
 	oursOut, ortOut []output
 	profile         []stepShare // with -profile
@@ -277,13 +278,16 @@ func (b *bench) runOurs(ctx context.Context, m *tinyml.Model, c *caseBench, chec
 	for range reps {
 		in := c.inputs[k%len(c.inputs)]
 		k++
+		cpu0 := processCPU()
 		start := time.Now()
 		_, err := s.Run(ctx, in)
 		d := time.Since(start)
+		cpu := processCPU() - cpu0
 		if err != nil {
 			return err
 		}
 		c.ours = append(c.ours, d)
+		c.oursCPU = append(c.oursCPU, cpu)
 	}
 	return nil
 }
@@ -296,6 +300,9 @@ func (b *bench) runORT(ctx context.Context, mb *modelBench, c *caseBench, check 
 	c.ortLoad = append(c.ortLoad, time.Duration(res.LoadNS))
 	for _, ns := range res.Latencies {
 		c.ort = append(c.ort, time.Duration(ns))
+	}
+	for _, us := range res.CPU {
+		c.ortCPU = append(c.ortCPU, time.Duration(us*1000))
 	}
 	if check {
 		if c.ortOut, err = res.outputs(); err != nil {

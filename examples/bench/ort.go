@@ -82,6 +82,7 @@ type ortResult struct {
 	InputName  string      `json:"input_name"`
 	InputShape []int       `json:"input_shape"`
 	Latencies  []int64     `json:"latencies_ns"`
+	CPU        []int64     `json:"cpu_us"` // process CPU time (user+system) per call
 	Outputs    []ortOutput `json:"outputs"`
 }
 

@@ -55,6 +55,11 @@ type caseResult struct {
 	ArenaBytes int      `json:"arena_bytes"`
 	Ours       latency  `json:"ours"`
 	ORT        *latency `json:"ort,omitempty"`
+	// OursCPU and ORTCPU summarise process CPU time per call, which machine load inflates far
+	// less than wall time; RatioCPU is ours / ORT on the CPU-time medians.
+	OursCPU  latency  `json:"ours_cpu"`
+	ORTCPU   *latency `json:"ort_cpu,omitempty"`
+	RatioCPU float64  `json:"ratio_cpu,omitempty"`
 	// RatioP50 is ours p50 / ORT p50: below 1, our engine is faster.
 	RatioP50 float64 `json:"ratio_p50,omitempty"`
 	RatioP90 float64 `json:"ratio_p90,omitempty"`
@@ -178,10 +183,16 @@ func (b *bench) results() []caseResult {
 			r := caseResult{
 				Model: mb.name, Path: mb.path, Data: mb.data, Batch: c.batch, Full: c.full,
 				MACs: c.macs, ArenaBytes: c.arena, Ours: summarise(c.ours, c.batch), Profile: c.profile,
+				OursCPU: summarise(c.oursCPU, c.batch),
 			}
 			if b.ort != nil {
 				l := summarise(c.ort, c.batch)
 				r.ORT = &l
+				lc := summarise(c.ortCPU, c.batch)
+				r.ORTCPU = &lc
+				if lc.P50 > 0 {
+					r.RatioCPU = r.OursCPU.P50 / lc.P50
+				}
 				if l.P50 > 0 {
 					r.RatioP50 = r.Ours.P50 / l.P50
 				}
@@ -257,16 +268,19 @@ func fmtDiff(a *agreement) (diff, top1 string) {
 
 // rows is the main table.
 func (r *report) rows() [][]string {
-	rows := [][]string{{"model", "batch", "ours p50", "ort p50", "ratio", "ours p90", "ort p90", "max|diff|", "top1 agree"}}
+	rows := [][]string{{"model", "batch", "ours p50", "ort p50", "ratio", "ours cpu", "ort cpu", "cpu ratio", "ours p90", "ort p90", "max|diff|", "top1 agree"}}
 	for _, c := range r.Cases {
-		ortP50, ortP90, ratio := "-", "-", "-"
+		ortP50, ortP90, ratio, ortCPU, cpuRatio := "-", "-", "-", "-", "-"
 		if c.ORT != nil {
 			ortP50, ortP90 = fmtMS(c.ORT.P50), fmtMS(c.ORT.P90)
 			ratio = fmt.Sprintf("%.2fx", c.RatioP50)
 		}
+		if c.ORTCPU != nil && c.RatioCPU > 0 {
+			ortCPU, cpuRatio = fmtMS(c.ORTCPU.P50), fmt.Sprintf("%.2fx", c.RatioCPU)
+		}
 		diff, top1 := fmtDiff(c.Agreement)
 		batch := fmt.Sprint(c.Batch)
-		rows = append(rows, []string{c.Model, batch, fmtMS(c.Ours.P50), ortP50, ratio, fmtMS(c.Ours.P90), ortP90, diff, top1})
+		rows = append(rows, []string{c.Model, batch, fmtMS(c.Ours.P50), ortP50, ratio, fmtMS(c.OursCPU.P50), ortCPU, cpuRatio, fmtMS(c.Ours.P90), ortP90, diff, top1})
 	}
 	return rows
 }
@@ -294,7 +308,9 @@ func (r *report) header() []string {
 			engines, m.Threads, m.GoVersion, m.OS, m.Arch, m.CPUs, m.LoadAvgBefore, m.LoadAvgAfter),
 		"Latency per call (all samples of the batch), median (p50) and p90 over the timed calls, measured in-process by each engine " +
 			"around its own run call: Go time.Now around Session.Run; node process.hrtime.bigint around `await session.run` " +
-			"(the node binding's overhead included: it is part of what onnxruntime costs a node user).",
+			"(the node binding's overhead included: it is part of what onnxruntime costs a node user). " +
+			"cpu = the process's CPU time per call (Go: CLOCK_PROCESS_CPUTIME_ID; node: process.cpuUsage), which a loaded machine inflates far less than wall time; " +
+			"its resolution is about a microsecond, so it is coarse for the fastest calls.",
 	}
 	if len(r.Cases) > 0 {
 		lines = append(lines, fmt.Sprintf("Timed calls per case and engine: %s; split over %d round(s) that alternate models and which engine goes first; warm-up calls untimed.",

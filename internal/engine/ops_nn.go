@@ -199,57 +199,41 @@ func buildConv(b *build) error {
 		return nil
 	}
 
-	pointwise := win.kh == 1 && win.kw == 1 && win.sh == 1 && win.sw == 1 && win.pt+win.pl+win.pb+win.pr == 0
-	perWorker := kernels.PackedBLen(k, ohw)
+	// The column matrix (im2col) of each (image, group) is built and consumed in blocks of
+	// output positions small enough to stay in cache: writing it whole would stream it through
+	// memory for the GEMM to read back.
+	block := max(kernels.NR, convBlockFloats/max(k, 1)/kernels.NR*kernels.NR)
+	block = min(block, (ohw+kernels.NR-1)/kernels.NR*kernels.NR)
+	nblocks := (ohw + block - 1) / block
+	perWorker := kernels.PackedBLen(k, block)
 	jobs := n * group
-	workers := min(b.threads, max(jobs, 1))
+	tasks := jobs * nblocks
+	workers := min(b.threads, tasks)
 	sc := b.askScratch(perWorker * workers * 4)
-	// packCol lays out the input of one (image, group) block as the GEMM's packed right operand.
-	packCol := func(col []float32, img, g int) kernels.PackedB {
-		src := F32(x)[(img*c+g*cg)*hw : (img*c+(g+1)*cg)*hw]
-		if pointwise {
-			return kernels.PackB(col, k, ohw, src, hw, false)
-		}
-		return kernels.Im2colPacked(col, src, cg, win.h, win.w, win.kh, win.kw, win.pt, win.pl, win.sh, win.sw, win.dh, win.dw, win.oh, win.ow)
-	}
-	ep := func(g int) kernels.Epilogue {
-		e := kernels.Epilogue{Act: act}
-		if bias != nil {
-			e.RowBias = F32(bias)[g*mg : (g+1)*mg]
-		}
-		return e
-	}
-	weights := func(g int) []float32 { return F32(wt)[g*mg*k : (g+1)*mg*k] }
-	outBlock := func(img, g int) []float32 { return F32(out)[(img*m+g*mg)*ohw:] }
-	if jobs >= b.threads {
-		body := func(worker, lo, hi int) {
-			col := sc.f32()[worker*perWorker : (worker+1)*perWorker]
-			for j := lo; j < hi; j++ {
-				img, g := j/group, j%group
-				kernels.Sgemm(mg, weights(g), k, packCol(col, img, g), outBlock(img, g), ohw, ep(g))
+	body := func(worker, lo, hi int) {
+		col := sc.f32()[worker*perWorker : (worker+1)*perWorker]
+		xs, ws, ys := F32(x), F32(wt), F32(out)
+		for t := lo; t < hi; t++ {
+			job, blk := t/nblocks, t%nblocks
+			img, g := job/group, job%group
+			j0 := blk * block
+			j1 := min(j0+block, ohw)
+			src := xs[(img*c+g*cg)*hw : (img*c+(g+1)*cg)*hw]
+			pb := kernels.Im2colPackedCols(col, src, cg, win.h, win.w, win.kh, win.kw, win.pt, win.pl, win.sh, win.sw, win.dh, win.dw, win.oh, win.ow, j0, j1)
+			ep := kernels.Epilogue{Act: act}
+			if bias != nil {
+				ep.RowBias = F32(bias)[g*mg : (g+1)*mg]
 			}
-		}
-		b.run = func(e *exec) { e.parallel(jobs, body) }
-		return nil
-	}
-	// Fewer blocks than threads (batch 1): pack once, split the columns between workers.
-	panels := (ohw + kernels.NR - 1) / kernels.NR
-	var pb kernels.PackedB
-	var cur struct{ img, g int }
-	split := func(_, lo, hi int) {
-		j0, j1 := lo*kernels.NR, min(hi*kernels.NR, ohw)
-		kernels.Sgemm(mg, weights(cur.g), k, pb.Cols(j0, j1), outBlock(cur.img, cur.g)[j0:], ohw, ep(cur.g))
-	}
-	b.run = func(e *exec) {
-		col := sc.f32()[:perWorker]
-		for j := range jobs {
-			cur.img, cur.g = j/group, j%group
-			pb = packCol(col, cur.img, cur.g)
-			e.parallel(panels, split)
+			kernels.Sgemm(mg, ws[g*mg*k:(g+1)*mg*k], k, pb, ys[(img*m+g*mg)*ohw+j0:], ohw, ep)
 		}
 	}
+	b.run = func(e *exec) { e.parallel(tasks, body) }
 	return nil
 }
+
+// convBlockFloats is the size of a convolution's column block: 64 KiB, well inside this
+// class of core's L2 with the weights and output tile beside it.
+const convBlockFloats = 16 << 10
 
 func buildGemm(b *build) error {
 	if err := b.need(onnx.Float); err != nil {

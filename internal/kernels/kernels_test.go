@@ -344,6 +344,16 @@ func checkIm2col(t *testing.T, r *rand.Rand) {
 		require.Equalf(t, want, got, "geometry %v", g)
 		require.Equal(t, k, pb.K)
 		require.Equal(t, n, pb.N)
+		// Column blocks packed on their own equal the same panels of the whole matrix.
+		for _, block := range []int{NR, 2 * NR, 5 * NR} {
+			for j0 := 0; j0 < n; j0 += block {
+				j1 := min(j0+block, n)
+				part := make([]float32, PackedBLen(k, j1-j0))
+				pc := Im2colPackedCols(part, src, c, h, w, kh, kw, padT, padL, sh, sw, dh, dw, oh, ow, j0, j1)
+				require.Equal(t, j1-j0, pc.N)
+				require.Equalf(t, want[j0*k:j0*k+len(part)], part, "geometry %v columns [%d,%d)", g, j0, j1)
+			}
+		}
 	}
 }
 

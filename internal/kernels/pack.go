@@ -86,6 +86,14 @@ func packTrans(dst []float32, k, n int, b []float32, ldb int) {
 // (Cout × c*kh*kw) times it is the convolution. len(dst) must be at least
 // PackedBLen(c*kh*kw, oh*ow). Im2colPacked does not allocate.
 func Im2colPacked(dst []float32, src []float32, c, h, w, kh, kw, padT, padL, strideH, strideW, dilH, dilW, oh, ow int) PackedB {
+	return Im2colPackedCols(dst, src, c, h, w, kh, kw, padT, padL, strideH, strideW, dilH, dilW, oh, ow, 0, oh*ow)
+}
+
+// Im2colPackedCols is Im2colPacked restricted to the output positions [j0, j1) (j0 a multiple
+// of NR): it packs the K×(j1-j0) block of columns a GEMM over those positions needs, so a
+// convolution can build and consume its column matrix in cache-sized blocks. len(dst) must be
+// at least PackedBLen(c*kh*kw, j1-j0).
+func Im2colPackedCols(dst []float32, src []float32, c, h, w, kh, kw, padT, padL, strideH, strideW, dilH, dilW, oh, ow, j0, j1 int) PackedB {
 	k, n := c*kh*kw, oh*ow
 	switch {
 	case c < 0 || h < 0 || w < 0 || kh < 1 || kw < 1 || oh < 0 || ow < 0:
@@ -94,29 +102,32 @@ func Im2colPacked(dst []float32, src []float32, c, h, w, kh, kw, padT, padL, str
 		panic(fmt.Sprintf("kernels: Im2colPacked strides (%d, %d) and dilations (%d, %d) must be >= 1", strideH, strideW, dilH, dilW))
 	case len(src) < c*h*w:
 		panic(fmt.Sprintf("kernels: Im2colPacked len(src) = %d < c*h*w = %d", len(src), c*h*w))
-	case len(dst) < PackedBLen(k, n):
-		panic(fmt.Sprintf("kernels: Im2colPacked len(dst) = %d < PackedBLen(%d, %d) = %d", len(dst), k, n, PackedBLen(k, n)))
+	case j0 < 0 || j0%NR != 0 || j1 < j0 || j1 > n:
+		panic(fmt.Sprintf("kernels: Im2colPackedCols(%d, %d) of %d positions: j0 must be a multiple of %d and j0 <= j1 <= N", j0, j1, n, NR))
+	case len(dst) < PackedBLen(k, j1-j0):
+		panic(fmt.Sprintf("kernels: Im2colPacked len(dst) = %d < PackedBLen(%d, %d) = %d", len(dst), k, j1-j0, PackedBLen(k, j1-j0)))
 	}
-	dst = dst[:PackedBLen(k, n)]
-	if k == 0 || n == 0 {
-		return PackedB{K: k, N: n, data: dst}
+	dst = dst[:PackedBLen(k, j1-j0)]
+	if k == 0 || j1 == j0 {
+		return PackedB{K: k, N: j1 - j0, data: dst}
 	}
 	if kh == 1 && kw == 1 && padT == 0 && padL == 0 && strideH == 1 && strideW == 1 && oh == h && ow == w {
-		packPlain(dst, k, n, src, h*w)
-		return PackedB{K: k, N: n, data: dst}
+		packPlain(dst, k, j1-j0, src[j0:], h*w)
+		return PackedB{K: k, N: j1 - j0, data: dst}
 	}
-	g := im2colGeom{c: c, h: h, w: w, kh: kh, kw: kw, padT: padT, padL: padL, sh: strideH, sw: strideW, dh: dilH, dw: dilW, oh: oh, ow: ow}
+	g := im2colGeom{c: c, h: h, w: w, kh: kh, kw: kw, padT: padT, padL: padL, sh: strideH, sw: strideW, dh: dilH, dw: dilW, oh: oh, ow: ow, j0: j0, j1: j1}
 	if active.hasIm2col() && h*w > 0 {
 		im2colVector(dst, src, &g)
 	} else {
 		im2col(dst, src, &g)
 	}
-	return PackedB{K: k, N: n, data: dst}
+	return PackedB{K: k, N: j1 - j0, data: dst}
 }
 
 // im2colGeom is the geometry of an Im2colPacked call.
 type im2colGeom struct {
 	c, h, w, kh, kw, padT, padL, sh, sw, dh, dw, oh, ow int
+	j0, j1                                              int // the output positions packed
 }
 
 // im2colSeg is a run of the columns of one panel that lie in one output row.
@@ -125,9 +136,9 @@ type im2colSeg struct {
 }
 
 func im2col(dst, src []float32, g *im2colGeom) {
-	k, n := g.c*g.kh*g.kw, g.oh*g.ow
+	k, n := g.c*g.kh*g.kw, g.j1
 	var segs [NR]im2colSeg
-	for p := 0; p*NR < n; p++ {
+	for p := g.j0 / NR; p*NR < n; p++ {
 		// Split the panel's columns into runs within one output row.
 		ns := 0
 		for pos, lane := p*NR, 0; lane < NR && pos < n; ns++ {
@@ -137,7 +148,7 @@ func im2col(dst, src []float32, g *im2colGeom) {
 			pos += cnt
 			lane += cnt
 		}
-		d := dst[p*NR*k:][:NR*k]
+		d := dst[(p-g.j0/NR)*NR*k:][:NR*k]
 		krow := 0
 		for ci := range g.c {
 			plane := src[ci*g.h*g.w:][:g.h*g.w]
@@ -220,14 +231,14 @@ const (
 
 // im2colVector is im2col with a vector panel kernel.
 func im2colVector(dst, src []float32, g *im2colGeom) {
-	k, n := g.c*g.kh*g.kw, g.oh*g.ow
+	k, n := g.c*g.kh*g.kw, g.j1
 	p := im2colArgs{
 		src: unsafe.Pointer(&src[0]),
 		c:   g.c, h: g.h, w: g.w, kh: g.kh, kw: g.kw, dh: g.dh, dw: g.dw,
 		plane: 4 * g.h * g.w,
 	}
-	oy, ox := 0, 0
-	for pos0 := 0; pos0 < n; pos0 += NR {
+	oy, ox := g.j0/g.ow, g.j0%g.ow
+	for pos0 := g.j0; pos0 < n; pos0 += NR {
 		p.lanes, p.nseg = 0, 0
 		for l := range NR {
 			if pos0+l >= n {
@@ -264,7 +275,7 @@ func im2colVector(dst, src []float32, g *im2colGeom) {
 		default:
 			p.mode = im2colGather
 		}
-		p.dst = unsafe.Pointer(&dst[pos0*k])
+		p.dst = unsafe.Pointer(&dst[(pos0-g.j0)*k])
 		im2colPanel(&p)
 	}
 }

@@ -138,11 +138,15 @@ async function main() {
     await session.run(feeds[call++ % feeds.length]);
   }
   const lat = new Array(a.reps);
+  const cpu = new Array(a.reps);
   for (let i = 0; i < a.reps; i++) {
     const f = feeds[call++ % feeds.length];
+    const c = process.cpuUsage();
     const s = process.hrtime.bigint();
     await session.run(f);
     lat[i] = Number(process.hrtime.bigint() - s);
+    const d = process.cpuUsage(c);
+    cpu[i] = d.user + d.system;
   }
   await session.release();
 
@@ -154,6 +158,7 @@ async function main() {
     batch: a.batch,
     warmup: a.warmup,
     latencies_ns: lat,
+    cpu_us: cpu,
     outputs,
   }) + '\n');
 }
