@@ -13,8 +13,8 @@ import (
 
 	"github.com/tinymlaas/tinyml/internal/testenv"
 	"github.com/tinymlaas/tinyml/runner"
-	"github.com/tinymlaas/tinyml/tinyml"
 	"github.com/tinymlaas/tinyml/runner/local"
+	"github.com/tinymlaas/tinyml/tinyml"
 )
 
 // timingRunner records how long each job took (process start to exit).

@@ -172,7 +172,7 @@ func (s *Session) MACs() int64 { return s.p.MACs() }
 type NodeProfile = engine.NodeProfile
 
 // EnableProfile makes every later Run time each step; Profile returns the totals.
-func (s *Session) EnableProfile()          { s.p.EnableProfile() }
+func (s *Session) EnableProfile()         { s.p.EnableProfile() }
 func (s *Session) Profile() []NodeProfile { return s.p.Profile() }
 
 // Close releases the session's worker goroutines.
@@ -226,3 +226,6 @@ func (m *Model) Close() {
 	}
 	m.sessions = map[string][]*Session{}
 }
+
+// SupportedOps lists the ONNX operators (default domain) the built-in engine runs.
+func SupportedOps() []string { return engine.SupportedOps() }
