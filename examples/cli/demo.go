@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -67,17 +68,21 @@ a comparison table and DIR/report.html.`,
 			if err != nil {
 				return err
 			}
+			reportPath, repErr := writeProjectReport(cmd, s, a.dir, name)
 			if asJSON {
 				if err := a.printJSON(done); err != nil {
 					return err
 				}
-				return runErr
+				return errors.Join(runErr, repErr)
 			}
 			fmt.Fprintln(a.stdout)
 			if err := a.runTable(done); err != nil {
 				return err
 			}
-			return runErr
+			if repErr == nil {
+				fmt.Fprintf(a.stdout, "\nreport: %s\n", reportPath)
+			}
+			return errors.Join(runErr, repErr)
 		},
 	}
 	cmd.Flags().StringVar(&runnerName, "runner", "local", "where compile jobs run: local (child processes) or docker")

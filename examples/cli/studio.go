@@ -401,7 +401,7 @@ func (a *app) runTable(runs []*tinyml.Run) error {
 		if m := r.Metrics; m != nil {
 			if m.Samples > 0 {
 				acc = fmt.Sprintf("%.2f%%", 100*m.Accuracy)
-				p50, p90 = fmt.Sprintf("%.3f", m.Latency.P50), fmt.Sprintf("%.3f", m.Latency.P90)
+				p50, p90 = fmtMS(m.Latency.P50), fmtMS(m.Latency.P90)
 			}
 			if m.Agreement != nil {
 				agree = fmt.Sprintf("%.1f%%", 100**m.Agreement)
@@ -539,6 +539,22 @@ func shortRef(ref string) string {
 	}
 	return ref
 }
+
+// fmtMS prints milliseconds with three significant digits, so microsecond latencies stay legible.
+func fmtMS(v float64) string {
+	switch {
+	case v >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case v >= 10:
+		return fmt.Sprintf("%.1f", v)
+	case v >= 1:
+		return fmt.Sprintf("%.2f", v)
+	}
+	return fmt.Sprintf("%.3g", v)
+}
+
+// parseSize reads sizes like 256KiB (the same syntax as device limits).
+func parseSize(s string) (int64, error) { return device.ParseBytes(s) }
 
 func humanBytes(n int64) string {
 	switch {

@@ -100,6 +100,8 @@ const (
 	SpecFile    = "spec.json"
 	ResultFile  = "result.json"
 	OutputsFile = "outputs.npy" // inference: raw outputs, for agreement with the baseline
+	// LatenciesFile holds every timed call's latency in milliseconds, for distribution plots.
+	LatenciesFile = "latency_ms.json"
 )
 
 // Main runs the worker with command-line arguments and returns the exit code:
@@ -307,6 +309,15 @@ func infer(ctx context.Context, deps Deps, modelPath, dataPath string, batch, re
 	}})
 	if err != nil {
 		return nil, err
+	}
+	if outputs != "" {
+		ms := make([]float64, len(res.Durations))
+		for i, d := range res.Durations {
+			ms[i] = float64(d.Nanoseconds()) / 1e6
+		}
+		if err := WriteJSON(filepath.Join(filepath.Dir(outputs), LatenciesFile), ms); err != nil {
+			return nil, err
+		}
 	}
 	if outputs != "" && raw != nil {
 		var buf bytes.Buffer
