@@ -540,6 +540,8 @@ func shortRef(ref string) string {
 	return ref
 }
 
+func tinymlFilter(project string) tinyml.RunFilter { return tinyml.RunFilter{Project: project} }
+
 // fmtMS prints milliseconds with three significant digits, so microsecond latencies stay legible.
 func fmtMS(v float64) string {
 	switch {
