@@ -1,6 +1,10 @@
 // Package dataset reads labelled datasets in the formats users bring: CSV (label first, no
-// header), NumPy (.npy pairs or .npz with x and y) and, for images, folders of class directories.
-// Every reader checks what it reads and says what was wrong and where.
+// header), NumPy (.npy pairs or .npz with x and y) and, for images, folders of class directories
+// (see LoadImages). Every reader checks what it reads and says what was wrong and where.
+//
+// A Dataset is fitted to a model's per-sample input shape with Fit (or WithShape when loading):
+// flat features are reshaped when the element counts match, and image folders are re-rendered
+// (resized, gray↔RGB) from the decoded originals.
 package dataset
 
 import (
@@ -23,7 +27,18 @@ type Dataset struct {
 	Shape []int     // shape of one sample
 	X     []float32 // N × prod(Shape), sample-major
 	Y     []int64   // N labels, or nil when unlabelled
+
+	// ClassNames names the classes by label when the source names them (an image folder's class
+	// folders, sorted); nil otherwise.
+	ClassNames []string
+	// Images records how an image folder became X (nil for other sources).
+	Images *ImageInfo
+
+	img *imageSet // an image folder's decoded originals, for Fit to re-render
 }
+
+// MaxClasses bounds labels: a label is a class index below it.
+const MaxClasses = 1 << 20
 
 // SampleLen is the number of features per sample.
 func (d *Dataset) SampleLen() int {
@@ -40,46 +55,124 @@ func (d *Dataset) Sample(i int) []float32 {
 	return d.X[i*n : (i+1)*n]
 }
 
-// Classes is one more than the largest label (0 when unlabelled).
+// Classes is the number of classes: one more than the largest label, or the number of class
+// names when more (0 when unlabelled and unnamed).
 func (d *Dataset) Classes() int {
 	c := int64(-1)
 	for _, y := range d.Y {
 		c = max(c, y)
 	}
-	return int(c + 1)
+	return max(int(c+1), len(d.ClassNames))
 }
 
 // Subset returns samples [lo, hi) sharing memory with d.
 func (d *Dataset) Subset(lo, hi int) *Dataset {
 	n := d.SampleLen()
-	s := &Dataset{N: hi - lo, Shape: d.Shape, X: d.X[lo*n : hi*n]}
+	s := &Dataset{N: hi - lo, Shape: d.Shape, X: d.X[lo*n : hi*n], ClassNames: d.ClassNames}
 	if d.Y != nil {
 		s.Y = d.Y[lo:hi]
+	}
+	if d.img != nil {
+		s.img = &imageSet{pics: d.img.pics[lo:hi]}
+		info := *d.Images
+		info.Files = d.Images.Files[lo:hi]
+		s.Images = &info
 	}
 	return s
 }
 
-// Fit reshapes the samples to a model's per-sample input shape when the element counts match
-// (flat CSV features feeding a [1,8,8] image input, say), and explains the mismatch otherwise.
+// Fit fits the samples to a model's per-sample input shape. An image folder is re-rendered from
+// its decoded originals when the shape reads as an image ([C,H,W] or [H,W,C] with C 1 or 3, or
+// [H,W]) and differs from the current one: resized bilinearly, converted gray↔RGB, normalised as
+// loaded. Otherwise the samples are reshaped when the element counts match (flat CSV features
+// feeding a [1,8,8] input, say), and the mismatch is explained when they do not. Fit replaces
+// d.X and d.Shape rather than writing into them, so a shallow copy of a Dataset can be fitted
+// without touching the original.
 func (d *Dataset) Fit(sample []int) error {
-	want := 1
+	if d.img != nil && d.Images != nil {
+		if t, ok := asImageShape(sample); ok {
+			if slices.Equal(sample, d.Shape) && t.layout == d.Images.Layout {
+				return nil
+			}
+			if err := d.renderImages(t, d.Images.Norm); err != nil {
+				return fmt.Errorf("%w: %v", ErrShape, err)
+			}
+			return nil
+		}
+	}
+	want, overflow := 1, false
 	for _, s := range sample {
+		if s < 0 || (s > 0 && want > maxElements/s) {
+			overflow = true
+			break
+		}
 		want *= s
 	}
-	if want != d.SampleLen() {
-		return fmt.Errorf("%w: each sample has shape %v (%d values) but the model's input takes %v (%d values) per sample",
-			ErrShape, d.Shape, d.SampleLen(), sample, want)
+	if overflow || want != d.SampleLen() {
+		hint := ""
+		if d.img != nil {
+			hint = "; an image sample is [C,H,W] or [H,W,C] with C 1 or 3, or [H,W]"
+		}
+		return fmt.Errorf("%w: each sample has shape %v (%d values) but the model's input takes %v (%d values) per sample%s",
+			ErrShape, d.Shape, d.SampleLen(), sample, want, hint)
 	}
 	d.Shape = slices.Clone(sample)
 	return nil
+}
+
+// Option tunes Load and LoadImages.
+type Option func(*options)
+
+type options struct {
+	shape     []int
+	norm      Normalization
+	maxPixels int64
+	maxBytes  int64
+}
+
+func newOptions(opts []Option) options {
+	o := options{maxPixels: DefaultMaxImagePixels, maxBytes: DefaultMaxImageBytes}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
+
+// WithShape fits the dataset to a model's per-sample input shape (the input's shape without the
+// batch dimension) as it loads: image folders are rendered at that shape, other formats are
+// fitted as Fit does.
+func WithShape(sample []int) Option {
+	return func(o *options) { o.shape = slices.Clone(sample) }
+}
+
+// WithNormalization maps an image folder's pixel values (raw 0..255 by default). Other formats
+// are read as stored, and refuse a normalisation.
+func WithNormalization(n Normalization) Option {
+	return func(o *options) { o.norm = n }
+}
+
+// WithImageLimits bounds the size of any one image (pixels, checked from its header before it
+// is decoded) and the decoded pixels of a whole folder (bytes); 0 keeps a default.
+func WithImageLimits(maxPixels, maxBytes int64) Option {
+	return func(o *options) {
+		if maxPixels > 0 {
+			o.maxPixels = maxPixels
+		}
+		if maxBytes > 0 {
+			o.maxBytes = maxBytes
+		}
+	}
 }
 
 // ErrShape marks a dataset that cannot feed a model.
 var ErrShape = errors.New("dataset does not fit the model")
 
 // Load reads a dataset, choosing the reader by file name: .csv, .npy (x; labels from the
-// matching y file), .npz (arrays x and y), or a directory holding x.npy and y.npy.
-func Load(path string) (*Dataset, error) {
+// matching y file), .npz (arrays x and y), a directory holding x.npy and y.npy, or an image
+// folder (class subfolders of .png/.jpg images; see LoadImages). An archive of any of these is
+// extracted by the caller first (volume.Extract), and its directory loaded.
+func Load(path string, opts ...Option) (*Dataset, error) {
+	o := newOptions(opts)
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("dataset: %w", err)
@@ -87,9 +180,16 @@ func Load(path string) (*Dataset, error) {
 	if st.IsDir() {
 		x := filepath.Join(path, "x.npy")
 		if _, err := os.Stat(x); err == nil {
-			return loadNPYPair(x)
+			return finish(loadNPYPair(x))(path, o)
 		}
-		return nil, fmt.Errorf("dataset %s: a directory must hold x.npy and y.npy", path)
+		if _, ok := imageRoot(path); ok {
+			return LoadImages(path, opts...)
+		}
+		hint := ""
+		if img := firstImage(path); img != "" {
+			hint = fmt.Sprintf(" (it holds %s: name the folder whose subfolders are the classes)", img)
+		}
+		return nil, fmt.Errorf("%w: dataset %s: a directory must hold x.npy and y.npy, or one subfolder per class holding .png or .jpg images (CLASS/IMAGE.png)%s", ErrFormat, path, hint)
 	}
 	var d *Dataset
 	switch ext := strings.ToLower(filepath.Ext(path)); ext {
@@ -107,13 +207,34 @@ func Load(path string) (*Dataset, error) {
 		d, err = loadNPYPair(path)
 	case ".npz":
 		d, err = loadNPZ(path)
+	case ".png", ".jpg", ".jpeg":
+		return nil, fmt.Errorf("%w: dataset %s is a single image; give the folder holding one subfolder per class (CLASS/IMAGE.png)", ErrFormat, path)
 	default:
-		return nil, fmt.Errorf("dataset %s: unknown format %q (use .csv, .npy, .npz or a directory)", path, ext)
+		return nil, fmt.Errorf("%w: dataset %s: unknown format %q (use .csv, .npy, .npz, a directory of x.npy and y.npy, or an image folder)", ErrFormat, path, ext)
 	}
-	return d, err
+	return finish(d, err)(path, o)
+}
+
+// finish applies the options that concern a loaded non-image dataset.
+func finish(d *Dataset, err error) func(string, options) (*Dataset, error) {
+	return func(path string, o options) (*Dataset, error) {
+		if err != nil {
+			return nil, err
+		}
+		if !o.norm.IsZero() {
+			return nil, fmt.Errorf("dataset %s: normalisation (%s) applies to image folders; the values of this file are used as stored, so normalise them when saving it", path, o.norm)
+		}
+		if o.shape != nil {
+			if err := d.Fit(o.shape); err != nil {
+				return nil, fmt.Errorf("dataset %s: %w", path, err)
+			}
+		}
+		return d, nil
+	}
 }
 
 // ReadCSV reads rows of `label,f0,f1,...` with no header; every row must have the same length.
+// Blank lines and a leading UTF-8 byte-order mark are ignored; every error names the line.
 func ReadCSV(r io.Reader) (*Dataset, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 64<<20)
@@ -122,7 +243,11 @@ func ReadCSV(r io.Reader) (*Dataset, error) {
 	line := 0
 	for sc.Scan() {
 		line++
-		text := strings.TrimSpace(sc.Text())
+		text := sc.Text()
+		if line == 1 {
+			text = strings.TrimPrefix(text, "\ufeff")
+		}
+		text = strings.TrimSpace(text)
 		if text == "" {
 			continue
 		}
@@ -139,7 +264,7 @@ func ReadCSV(r io.Reader) (*Dataset, error) {
 		label, err := parseLabel(strings.TrimSpace(fields[0]))
 		if err != nil {
 			hint := ""
-			if line == 1 {
+			if d.N == 0 {
 				hint = " (CSV datasets have no header row: the first field of each row is the integer label)"
 			}
 			return nil, fmt.Errorf("%w: csv line %d: label %q: %v%s", ErrFormat, line, fields[0], err, hint)
@@ -148,7 +273,11 @@ func ReadCSV(r io.Reader) (*Dataset, error) {
 		for j, f := range fields[1:] {
 			v, err := strconv.ParseFloat(strings.TrimSpace(f), 32)
 			if err != nil {
-				return nil, fmt.Errorf("%w: csv line %d, feature %d: %q is not a number", ErrFormat, line, j, f)
+				what := "is not a number"
+				if errors.Is(err, strconv.ErrRange) {
+					what = "is beyond the float32 range"
+				}
+				return nil, fmt.Errorf("%w: csv line %d, feature %d: %q %s", ErrFormat, line, j, f, what)
 			}
 			d.X = append(d.X, float32(v))
 		}
@@ -166,14 +295,14 @@ func ReadCSV(r io.Reader) (*Dataset, error) {
 
 func parseLabel(s string) (int64, error) {
 	if v, err := strconv.ParseInt(s, 10, 64); err == nil {
-		if v < 0 {
-			return 0, errors.New("labels must be non-negative class indices")
+		if v < 0 || v >= MaxClasses {
+			return 0, fmt.Errorf("labels must be class indices from 0 to %d", MaxClasses-1)
 		}
 		return v, nil
 	}
 	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || f != math.Trunc(f) || f < 0 || f > math.MaxInt32 {
-		return 0, errors.New("not a non-negative integer class index")
+	if err != nil || f != math.Trunc(f) || f < 0 || f >= MaxClasses {
+		return 0, fmt.Errorf("not an integer class index from 0 to %d", MaxClasses-1)
 	}
 	return int64(f), nil
 }
@@ -211,7 +340,11 @@ func readNPYFile(path string) (*Array, error) {
 		return nil, fmt.Errorf("dataset: %w", err)
 	}
 	defer f.Close()
-	a, err := ReadNPY(f)
+	size := int64(-1)
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+		size = st.Size()
+	}
+	a, err := readNPY(f, size)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -219,11 +352,29 @@ func readNPYFile(path string) (*Array, error) {
 }
 
 func loadNPZ(path string) (*Dataset, error) {
-	zr, err := zip.OpenReader(path)
+	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w: npz is a zip archive: %v", path, ErrFormat, err)
+		return nil, fmt.Errorf("dataset: %w", err)
 	}
-	defer zr.Close()
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("dataset: %w", err)
+	}
+	d, err := ReadNPZ(f, st.Size())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return d, nil
+}
+
+// ReadNPZ reads an .npz archive (numpy.savez or savez_compressed) holding arrays x (features,
+// samples first) and y (labels); other members are ignored.
+func ReadNPZ(r io.ReaderAt, size int64) (*Dataset, error) {
+	zr, err := zip.NewReader(r, size)
+	if err != nil && !errors.Is(err, zip.ErrInsecurePath) { // member names are only compared here
+		return nil, fmt.Errorf("%w: npz is a zip archive: %v", ErrFormat, err)
+	}
 	arrays := map[string]*Array{}
 	var names []string
 	for _, f := range zr.File {
@@ -232,25 +383,49 @@ func loadNPZ(path string) (*Dataset, error) {
 		if name != "x" && name != "y" && name != "X" {
 			continue
 		}
+		if arrays[strings.ToLower(name)] != nil {
+			return nil, fmt.Errorf("%w: npz holds two arrays named %s", ErrFormat, strings.ToLower(name))
+		}
 		rc, err := f.Open()
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w: member %s: %v", path, ErrFormat, f.Name, err)
+			return nil, fmt.Errorf("%w: member %s: %v", ErrFormat, f.Name, err)
 		}
-		a, err := ReadNPY(rc)
+		// The member's declared size bounds what its header may announce (the zip reader
+		// checks the real size against it), so a lying header fails before any allocation.
+		a, err := readNPY(rc, int64(min(f.UncompressedSize64, math.MaxInt64)))
 		rc.Close()
 		if err != nil {
-			return nil, fmt.Errorf("%s member %s: %w", path, f.Name, err)
+			return nil, fmt.Errorf("member %s: %w", f.Name, err)
 		}
 		arrays[strings.ToLower(name)] = a
 	}
 	if arrays["x"] == nil {
-		return nil, fmt.Errorf("%s: %w: no array named x (it holds %v); save with numpy.savez(path, x=features, y=labels)", path, ErrFormat, names)
+		return nil, fmt.Errorf("%w: no array named x (it holds %v); save with numpy.savez(path, x=features, y=labels)", ErrFormat, names)
 	}
-	d, err := fromArrays(arrays["x"], arrays["y"])
+	return fromArrays(arrays["x"], arrays["y"])
+}
+
+// WriteNPZ writes the dataset as an .npz that Load and numpy.load read: x, float32 of shape
+// [N, Shape...], and y, int64 labels, when labelled. It is the compact form of a fitted dataset:
+// an image folder rendered at a model's input shape, say, which a device job then reads without
+// decoding images. Class names and preprocessing are not stored; keep them beside it.
+func (d *Dataset) WriteNPZ(w io.Writer) error {
+	zw := zip.NewWriter(w)
+	member := func(name string, write func(io.Writer) error) error {
+		fw, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Store})
+		if err != nil {
+			return err
+		}
+		return write(fw)
+	}
+	err := member("x.npy", func(w io.Writer) error { return WriteNPY(w, append([]int{d.N}, d.Shape...), d.X) })
+	if err == nil && d.Y != nil {
+		err = member("y.npy", func(w io.Writer) error { return writeInt64NPY(w, []int{d.N}, d.Y) })
+	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return err
 	}
-	return d, nil
+	return zw.Close()
 }
 
 func fromArrays(x, y *Array) (*Dataset, error) {
@@ -275,8 +450,8 @@ func fromArrays(x, y *Array) (*Dataset, error) {
 		} else {
 			v = float64(y.F32[i])
 		}
-		if v < 0 || v != math.Trunc(v) {
-			return nil, fmt.Errorf("%w: label %d is %v; labels must be non-negative class indices", ErrFormat, i, v)
+		if !(v >= 0 && v < MaxClasses) || v != math.Trunc(v) {
+			return nil, fmt.Errorf("%w: label %d is %v; labels must be class indices from 0 to %d", ErrFormat, i, v, MaxClasses-1)
 		}
 		d.Y[i] = int64(v)
 	}

@@ -49,8 +49,14 @@ var ErrFormat = errors.New("bad dataset file")
 const maxElements = 1 << 31
 
 // ReadNPY parses a .npy file (format versions 1-3, C or Fortran order, little or big endian,
-// bool/int/uint/float of any width).
+// bool/int/uint/float of any width). A header announcing more than 2^31 elements is refused, and
+// the data is read in growing chunks, so a short file fails before a large allocation.
 func ReadNPY(r io.Reader) (*Array, error) {
+	return readNPY(r, -1)
+}
+
+// readNPY is ReadNPY for a stream of known size (limit bytes; -1 when unknown).
+func readNPY(r io.Reader, limit int64) (*Array, error) {
 	br := bufio.NewReader(r)
 	var magic [8]byte
 	if _, err := io.ReadFull(br, magic[:]); err != nil {
@@ -60,8 +66,10 @@ func ReadNPY(r io.Reader) (*Array, error) {
 		return nil, fmt.Errorf("%w: npy: missing the \\x93NUMPY magic (is this a .npy file?)", ErrFormat)
 	}
 	var hlen int
+	pre := int64(len(magic)) + 4 // magic, then the header length: 2 bytes in version 1, else 4
 	switch magic[6] {
 	case 1:
+		pre -= 2
 		var b [2]byte
 		if _, err := io.ReadFull(br, b[:]); err != nil {
 			return nil, fmt.Errorf("%w: npy header: %v", ErrFormat, err)
@@ -97,6 +105,9 @@ func ReadNPY(r io.Reader) (*Array, error) {
 	kind, size, order, err := parseDescr(descr)
 	if err != nil {
 		return nil, fmt.Errorf("%w: npy: %v", ErrFormat, err)
+	}
+	if header := pre + int64(hlen); limit >= 0 && int64(n)*int64(size) > limit-header {
+		return nil, fmt.Errorf("%w: npy shape %v of %s needs %d bytes but the file holds %d", ErrFormat, shape, descr, int64(n)*int64(size), max(limit-header, 0))
 	}
 	a := &Array{Shape: shape, Descr: descr}
 	// Read in chunks so a truncated file fails before a huge allocation completes.
@@ -314,6 +325,23 @@ func halfToFloat(h uint16) float32 {
 
 // WriteNPY writes a float32 array in .npy format version 1.
 func WriteNPY(w io.Writer, shape []int, data []float32) error {
+	buf := make([]byte, 4*len(data))
+	for i, v := range data {
+		binary.LittleEndian.PutUint32(buf[i*4:], math.Float32bits(v))
+	}
+	return writeNPY(w, "<f4", shape, buf)
+}
+
+// writeInt64NPY writes an int64 array in .npy format version 1.
+func writeInt64NPY(w io.Writer, shape []int, data []int64) error {
+	buf := make([]byte, 8*len(data))
+	for i, v := range data {
+		binary.LittleEndian.PutUint64(buf[i*8:], uint64(v))
+	}
+	return writeNPY(w, "<i8", shape, buf)
+}
+
+func writeNPY(w io.Writer, descr string, shape []int, raw []byte) error {
 	dims := make([]string, len(shape))
 	for i, d := range shape {
 		dims[i] = strconv.Itoa(d)
@@ -322,17 +350,13 @@ func WriteNPY(w io.Writer, shape []int, data []float32) error {
 	if len(shape) == 1 {
 		tuple += ","
 	}
-	header := fmt.Sprintf("{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }", tuple)
+	header := fmt.Sprintf("{'descr': '%s', 'fortran_order': False, 'shape': (%s), }", descr, tuple)
 	pad := 64 - (10+len(header)+1)%64
 	header += strings.Repeat(" ", pad%64) + "\n"
 	var pre [10]byte
 	copy(pre[:], "\x93NUMPY\x01\x00")
 	binary.LittleEndian.PutUint16(pre[8:], uint16(len(header)))
-	buf := make([]byte, 4*len(data))
-	for i, v := range data {
-		binary.LittleEndian.PutUint32(buf[i*4:], math.Float32bits(v))
-	}
-	for _, b := range [][]byte{pre[:], []byte(header), buf} {
+	for _, b := range [][]byte{pre[:], []byte(header), raw} {
 		if _, err := w.Write(b); err != nil {
 			return err
 		}

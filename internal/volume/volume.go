@@ -38,7 +38,10 @@ func IsArchive(name string) bool {
 }
 
 // Extract unpacks a .zip, .tar, .tar.gz or .tgz archive into dst (created if needed) and returns
-// the extracted files' paths relative to dst.
+// the extracted files' paths relative to dst. Entries are written through an os.Root on dst, so
+// nothing lands outside it even if dst already holds links. An archive refused part-way
+// (ErrUnsafeArchive, or a read error) leaves the entries extracted before the refusal in dst
+// (never the refused one): remove dst when Extract fails.
 func Extract(archive, dst string, lim Limits) ([]string, error) {
 	if err := os.MkdirAll(dst, 0o755); err != nil {
 		return nil, err
@@ -48,7 +51,7 @@ func Extract(archive, dst string, lim Limits) ([]string, error) {
 		return nil, err
 	}
 	defer root.Close()
-	x := &extractor{root: root, lim: lim, name: filepath.Base(archive)}
+	x := &extractor{root: root, lim: lim, name: filepath.Base(archive), seen: map[string]bool{}, dirs: map[string]bool{}}
 	n := strings.ToLower(archive)
 	switch {
 	case strings.HasSuffix(n, ".zip"):
@@ -71,14 +74,31 @@ type extractor struct {
 	entries int
 	bytes   int64
 	files   []string
+	seen    map[string]bool // files extracted
+	dirs    map[string]bool // directories made
 }
 
-// clean checks an entry name: relative, inside the destination, no parent references.
+// mkdirAll makes a directory and its parents inside the destination, once.
+func (x *extractor) mkdirAll(dir string) error {
+	if dir == "." || x.dirs[dir] {
+		return nil
+	}
+	if err := x.root.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("%s: %w", x.name, err)
+	}
+	x.dirs[dir] = true
+	return nil
+}
+
+// clean checks an entry name: relative, inside the destination, no parent references, no drive
+// letter (C:\x extracts as a file named "C:" elsewhere than on Windows: refused everywhere).
 func (x *extractor) clean(name string) (string, error) {
+	orig := name
 	name = strings.ReplaceAll(name, "\\", "/")
 	p := path.Clean(name)
-	if name == "" || strings.HasPrefix(name, "/") || p == ".." || strings.HasPrefix(p, "../") || strings.ContainsRune(name, 0) || !filepath.IsLocal(filepath.FromSlash(p)) {
-		return "", fmt.Errorf("%w: %s: entry %q points outside the destination", ErrUnsafeArchive, x.name, name)
+	drive := len(name) >= 2 && name[1] == ':' && ('a' <= name[0]|0x20 && name[0]|0x20 <= 'z')
+	if name == "" || drive || strings.HasPrefix(name, "/") || p == ".." || strings.HasPrefix(p, "../") || strings.ContainsRune(name, 0) || !filepath.IsLocal(filepath.FromSlash(p)) {
+		return "", fmt.Errorf("%w: %s: entry %q points outside the destination", ErrUnsafeArchive, x.name, orig)
 	}
 	return filepath.FromSlash(p), nil
 }
@@ -92,14 +112,13 @@ func (x *extractor) count() error {
 }
 
 func (x *extractor) write(rel string, r io.Reader, mode fs.FileMode) error {
-	if dir := filepath.Dir(rel); dir != "." {
-		if err := x.root.MkdirAll(dir, 0o755); err != nil {
-			return err
-		}
-	}
-	f, err := x.root.OpenFile(rel, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode.Perm()|0o600)
-	if err != nil {
+	if err := x.mkdirAll(filepath.Dir(rel)); err != nil {
 		return err
+	}
+	// Readable and writable by the owner, never writable by others, executable as archived.
+	f, err := x.root.OpenFile(rel, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, (mode.Perm()|0o600)&^0o022)
+	if err != nil {
+		return fmt.Errorf("%s: entry %s: %w", x.name, rel, err)
 	}
 	budget := int64(-1)
 	if x.lim.MaxBytes > 0 {
@@ -116,17 +135,27 @@ func (x *extractor) write(rel string, r io.Reader, mode fs.FileMode) error {
 		err = cerr
 	}
 	if err != nil {
+		x.root.Remove(rel)
 		return fmt.Errorf("%s: entry %s: %w", x.name, rel, err)
 	}
 	if budget >= 0 && n > budget {
+		x.root.Remove(rel) // do not leave the bomb's first gigabytes behind
 		return fmt.Errorf("%w: %s expands to more than %d bytes", ErrUnsafeArchive, x.name, x.lim.MaxBytes)
 	}
-	x.files = append(x.files, rel)
+	if !x.seen[rel] { // a later entry of the same name overwrote it
+		x.seen[rel] = true
+		x.files = append(x.files, rel)
+	}
 	return nil
 }
 
 func (x *extractor) zip(archive string) error {
 	zr, err := zip.OpenReader(archive)
+	if errors.Is(err, zip.ErrInsecurePath) {
+		// With GODEBUG=zipinsecurepath=0 the reader flags unsafe names but still opens the
+		// archive; every name is checked below, and the refusal names the entry.
+		err = nil
+	}
 	if err != nil {
 		return fmt.Errorf("%s: not a readable zip archive: %w", x.name, err)
 	}
@@ -142,7 +171,7 @@ func (x *extractor) zip(archive string) error {
 		mode := f.Mode()
 		switch {
 		case mode.IsDir():
-			if err := x.root.MkdirAll(rel, 0o755); err != nil {
+			if err := x.mkdirAll(rel); err != nil {
 				return err
 			}
 			continue
@@ -191,13 +220,19 @@ func (x *extractor) tar(archive string, gz bool) error {
 		if err := x.count(); err != nil {
 			return err
 		}
+		if h.Typeflag == tar.TypeXGlobalHeader { // PAX defaults, read by the tar reader itself
+			continue
+		}
 		rel, err := x.clean(h.Name)
 		if err != nil {
 			return err
 		}
 		switch h.Typeflag {
 		case tar.TypeDir:
-			if err := x.root.MkdirAll(rel, 0o755); err != nil {
+			if h.Size > 0 { // the reader would inflate and skip it: a cheap time bomb
+				return fmt.Errorf("%w: %s: directory entry %q carries %d bytes of data", ErrUnsafeArchive, x.name, h.Name, h.Size)
+			}
+			if err := x.mkdirAll(rel); err != nil {
 				return err
 			}
 		case tar.TypeReg:
@@ -206,7 +241,6 @@ func (x *extractor) tar(archive string, gz bool) error {
 			}
 		case tar.TypeSymlink, tar.TypeLink:
 			return fmt.Errorf("%w: %s: entry %q is a link; archives may hold only files and directories", ErrUnsafeArchive, x.name, h.Name)
-		case tar.TypeXGlobalHeader, tar.TypeXHeader:
 		default:
 			return fmt.Errorf("%w: %s: entry %q is not a regular file", ErrUnsafeArchive, x.name, h.Name)
 		}
@@ -238,8 +272,23 @@ func CopyFile(src, dst string) error {
 	return os.Rename(tmp.Name(), dst)
 }
 
-// CopyDir copies a directory tree of regular files (links are refused).
+// CopyDir copies a directory tree of regular files. Links inside it are refused (they could
+// point anywhere); src itself may be a link to a directory.
 func CopyDir(src, dst string) error {
+	if fi, err := os.Lstat(src); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		real, err := filepath.EvalSymlinks(src)
+		if err != nil {
+			return err
+		}
+		src = real
+	}
+	if as, err := filepath.Abs(src); err == nil {
+		if ad, err := filepath.Abs(dst); err == nil {
+			if r, err := filepath.Rel(as, ad); err == nil && filepath.IsLocal(r) {
+				return fmt.Errorf("cannot copy %s into %s, which is inside it", src, dst)
+			}
+		}
+	}
 	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
