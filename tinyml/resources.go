@@ -1,6 +1,7 @@
 package tinyml
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -186,44 +187,60 @@ func (s *Studio) stepDataset(ctx context.Context, run *Run) error {
 	if err != nil {
 		return err
 	}
-	for _, rel := range []string{test, calib} {
-		if rel == "" {
-			continue
-		}
-		ds, err := dataset.Load(filepath.Join(dir, rel))
-		if err != nil {
+	var shape []int
+	if ix.Model != "" {
+		if shape, err = sampleShape(filepath.Join(dir, ix.Model)); err != nil {
 			return err
 		}
-		if rel == test && ds.Y == nil {
+	}
+	// Each set is read once here, fitted to the model's input (reshaped, or images decoded and
+	// resized), and written as one compact .npz that the device's job reads.
+	for i, rel := range []*string{&test, &calib} {
+		if *rel == "" {
+			continue
+		}
+		var opts []dataset.Option
+		if shape != nil {
+			opts = append(opts, dataset.WithShape(shape))
+		}
+		ds, err := dataset.Load(filepath.Join(dir, *rel), opts...)
+		if err != nil {
+			return fmt.Errorf("dataset %s: %w", []string{run.Dataset, run.Calib}[i], err)
+		}
+		if i == 0 && ds.Y == nil {
 			return fmt.Errorf("dataset %s has no labels; inference measures accuracy against them", run.Dataset)
 		}
-		if ix.Model != "" {
-			if err := fits(filepath.Join(dir, ix.Model), ds); err != nil {
-				return fmt.Errorf("dataset %s: %w", run.Dataset, err)
-			}
+		name := []string{"test.npz", "calib.npz"}[i]
+		var buf bytes.Buffer
+		if err := ds.WriteNPZ(&buf); err != nil {
+			return err
 		}
+		if err := worker.WriteFile(filepath.Join(dir, "dataset", name), buf.Bytes()); err != nil {
+			return err
+		}
+		*rel = "dataset/" + name
 	}
 	return s.updateIndex(run.ID, func(ix *index) { ix.Test, ix.Calib = test, calib })
 }
 
-// fits checks a dataset against the model's declared input.
-func fits(modelPath string, ds *dataset.Dataset) error {
+// sampleShape is the model's per-sample input shape, or nil when it is not fully declared.
+func sampleShape(modelPath string) ([]int, error) {
 	m, err := onnx.Load(modelPath)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ins := m.Graph.RuntimeInputs()
-	if len(ins) != 1 || ins[0].Shape == nil || len(ins[0].Shape) < 1 {
-		return nil
+	if len(ins) != 1 || len(ins[0].Shape) < 1 {
+		return nil, nil
 	}
 	var tail []int
 	for _, d := range ins[0].Shape[1:] {
 		if !d.Known() {
-			return nil
+			return nil, nil
 		}
 		tail = append(tail, int(d.Value))
 	}
-	return ds.Fit(tail)
+	return tail, nil
 }
 
 // placeDataset copies a dataset into dst (a directory) and returns the path to load, relative
@@ -250,6 +267,7 @@ func (s *Studio) placeDataset(ctx context.Context, ref, dst string) (string, err
 		return rel(dst), nil
 	case volume.IsArchive(src):
 		if _, err := volume.Extract(src, dst, volume.DefaultLimits); err != nil {
+			os.RemoveAll(dst) // a refused archive leaves nothing half-extracted behind
 			return "", fmt.Errorf("dataset %s: %w", ref, err)
 		}
 		if one, err := findOne(dst, ref, isDatasetFile, "dataset file"); err == nil {

@@ -166,7 +166,8 @@ func Evaluate(ctx context.Context, m *engine.Model, ds *dataset.Dataset, opt Opt
 		if res.Classes >= 10 {
 			res.Top5 = float64(top5) / float64(ds.N)
 		}
-		res.Classes = max(res.Classes, ds.Classes())
+		// The matrix is as wide as the model's output: a label beyond it can only be wrong, and
+		// sizing by labels would let one absurd label allocate without bound.
 		res.Confusion = make([][]int, res.Classes)
 		for i := range res.Confusion {
 			res.Confusion[i] = make([]int, res.Classes)
