@@ -119,13 +119,11 @@ func (s *Studio) launch(id string, only StepName) {
 			cancel()
 			close(a.done)
 		}()
-		select {
-		case s.sem <- struct{}{}:
-			defer func() { <-s.sem }()
-		case <-ctx.Done():
+		if err := s.sem.Acquire(ctx, 1); err != nil {
 			s.cancelPending(context.WithoutCancel(ctx), id)
 			return
 		}
+		defer s.sem.Release(1)
 		if err := s.pipeline(ctx, id, only); err != nil && ctx.Err() == nil {
 			s.log.Error("pipeline", "run", id, "err", err)
 		}
@@ -248,7 +246,7 @@ func (s *Studio) execStep(ctx context.Context, r *Run, st StepName) error {
 	if err != nil {
 		return s.failStep(r, st, err)
 	}
-	fmt.Fprintf(logf, "%s %s started (attempt %d)\n", now.UTC().Format(time.RFC3339), st, r.Step(st).Attempt+1)
+	fmt.Fprintf(logf, "%s %s started (attempt %d)\n", now.UTC().Format(time.RFC3339), st, r.Step(st).Attempt)
 	switch st {
 	case StepModel:
 		err = s.stepModel(ctx, r)
@@ -330,6 +328,15 @@ func (s *Studio) job(ctx context.Context, rn runner.Runner, base runner.Job, r *
 	job := base
 	job.Name = r.ID + "-" + string(st)
 	job.Volume = s.runDir(r.ID)
+	if d, ok := rn.(interface {
+		DefaultImage(context.Context) (string, error)
+	}); ok && job.Image == "" { // a container runner's own worker image (the Docker runner's)
+		img, err := d.DefaultImage(ctx)
+		if err != nil {
+			return nil, runner.Result{}, err
+		}
+		job.Image = img
+	}
 	if job.Image == "" { // a local process: this program (or the configured worker) runs the step
 		job.Command = append(append([]string{}, s.workerCmd...), "step", string(st))
 		if job.Env == nil {
@@ -442,8 +449,12 @@ func (s *Studio) stepInference(ctx context.Context, r *Run, logw io.Writer) erro
 		return errors.New("nothing is installed; run the install step first")
 	}
 	rn, base := in.Inference(p, s.runDir(r.ID), rec.Installed)
+	model := rec.Installed
+	if l, ok := in.(device.ModelLocator); ok { // in an image or on a board, not in the volume
+		model = l.ModelPath(rec.Installed)
+	}
 	res, jr, err := s.job(ctx, rn, base, r, StepInference, worker.Spec{
-		Model: rec.Installed, Dataset: ix.Test, Batch: 1, Repeat: 1,
+		Model: model, Dataset: ix.Test, Batch: 1, Repeat: 1,
 	}, logw)
 	if err != nil {
 		return err

@@ -40,8 +40,8 @@ func (s *Studio) ReportRuns(runs []*Run) []report.Run {
 		if m := r.Metrics; m != nil {
 			rm := report.Metrics{
 				Samples: m.Samples, Correct: m.Correct, Accuracy: m.Accuracy, Top5: m.Top5,
-				Latency:    report.Latency{Min: m.Latency.Min, P50: m.Latency.P50, P90: m.Latency.P90, P99: m.Latency.P99, Mean: m.Latency.Mean},
-				LoadMS:     m.LoadMS, Throughput: m.Throughput,
+				Latency: report.Latency{Min: m.Latency.Min, P50: m.Latency.P50, P90: m.Latency.P90, P99: m.Latency.P99, Mean: m.Latency.Mean},
+				LoadMS:  m.LoadMS, Throughput: m.Throughput,
 				ModelBytes: m.ModelBytes, PackedBytes: m.PackedBytes, GzipBytes: m.GzipBytes,
 				Params: m.Params, NonZeroParams: m.NonZeroParams, MACs: m.MACs,
 				ArenaBytes: m.ArenaBytes, PeakMemBytes: m.PeakMemoryBytes, Confusion: m.Confusion,

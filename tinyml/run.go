@@ -287,3 +287,39 @@ func (s *Studio) ArtifactPath(ctx context.Context, id, rel string) (string, erro
 	}
 	return p, nil
 }
+
+// SetReference replaces what a run's model or dataset step fetches (a new upload or Hub
+// reference), so the step can run again with it: what is "model", "dataset" or "calib".
+func (s *Studio) SetReference(ctx context.Context, id, what, ref string) error {
+	if err := checkRef(ref); err != nil {
+		return err
+	}
+	return s.store.SetReference(ctx, id, what, ref)
+}
+
+// FetchStep runs the model or dataset step of a run now, in the caller's goroutine, and returns
+// the run; a step failure is recorded on the run (and reported by Err), not returned.
+func (s *Studio) FetchStep(ctx context.Context, id string, step StepName) (*Run, error) {
+	if step != StepModel && step != StepDataset {
+		return nil, fmt.Errorf("step %s runs in the background; only model and dataset are fetched now", step)
+	}
+	r, err := s.Run(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if r.Status == Running {
+		return nil, fmt.Errorf("run %s is running; cancel it or wait before fetching again: %w", id, ErrConflict)
+	}
+	// What was built from the old model or dataset is stale: this step and the later ones start over.
+	rec, err := s.store.ResetSteps(ctx, id, string(step))
+	if err != nil {
+		return nil, err
+	}
+	if r, err = runOf(rec); err != nil {
+		return nil, err
+	}
+	if err := s.execStep(ctx, r, step); err != nil && ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	return s.Run(ctx, id)
+}

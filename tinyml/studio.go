@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/tinymlaas/tinyml/device"
 	"github.com/tinymlaas/tinyml/internal/store"
 	"github.com/tinymlaas/tinyml/runner"
@@ -67,8 +69,9 @@ type Studio struct {
 	workerCmd  []string
 	workerEnv  map[string]string
 	events     *broker
+	devices    deviceSetup // Docker and SSH devices, container jobs, image export (docker.go)
 
-	sem    chan struct{}
+	sem    *semaphore.Weighted
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -96,7 +99,7 @@ func WithConcurrency(n int) Option {
 		if n < 1 {
 			return fmt.Errorf("concurrency %d: it must be at least 1", n)
 		}
-		s.sem = make(chan struct{}, n)
+		s.sem = semaphore.NewWeighted(int64(n))
 		return nil
 	}
 }
@@ -140,7 +143,7 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Studio, error) {
 		runner:     local.New(),
 		installers: map[device.Kind]device.Installer{device.Local: device.LocalInstaller{}},
 		events:     newBroker(),
-		sem:        make(chan struct{}, runtime.NumCPU()),
+		sem:        semaphore.NewWeighted(int64(runtime.NumCPU())),
 		active:     map[string]*activeRun{},
 	}
 	if exe, err := os.Executable(); err == nil {
@@ -151,6 +154,10 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Studio, error) {
 			st.Close()
 			return nil, fmt.Errorf("open studio: %w", err)
 		}
+	}
+	if err := s.setupDevices(); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("open studio: %w", err)
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if err := s.reconcile(ctx); err != nil {
@@ -194,6 +201,7 @@ func (s *Studio) Close() error {
 	s.cancel()
 	s.wg.Wait()
 	s.events.close()
+	s.devices.close()
 	return s.store.Close()
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tinymlaas/tinyml/device"
 	"github.com/tinymlaas/tinyml/examples/cli/assets"
 	"github.com/tinymlaas/tinyml/tinyml"
 )
@@ -31,14 +33,25 @@ a comparison table and DIR/report.html.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			if runnerName != "local" {
-				return usageError{fmt.Sprintf("--runner %q is not available in this build (local)", runnerName)}
+			var opts []tinyml.Option
+			switch runnerName {
+			case "local":
+			case "docker":
+				opts = append(opts, tinyml.WithDocker())
+			default:
+				return usageError{fmt.Sprintf("--runner %q: use local or docker", runnerName)}
 			}
-			s, err := a.open(ctx)
+			s, err := a.open(ctx, opts...)
 			if err != nil {
 				return err
 			}
 			defer s.Close()
+			dev := "local"
+			if runnerName == "docker" {
+				if dev, err = a.demoDockerBoard(ctx, s, asJSON); err != nil {
+					return err
+				}
+			}
 			files := filepath.Join(a.dir, "demo-assets")
 			if err := writeAssets(files); err != nil {
 				return err
@@ -52,6 +65,7 @@ a comparison table and DIR/report.html.`,
 				Dataset:      filepath.Join(files, "digits_test.csv"),
 				Calib:        filepath.Join(files, "digits_calib.csv"),
 				Compressions: demoTechniques(),
+				Devices:      []string{dev},
 			})
 			if err != nil {
 				return err
@@ -61,7 +75,7 @@ a comparison table and DIR/report.html.`,
 				ids[i] = r.ID
 			}
 			if !asJSON {
-				fmt.Fprintf(a.stderr, "project %s: %d runs (2 models × %d techniques) on device local\n", name, len(runs), len(demoTechniques()))
+				fmt.Fprintf(a.stderr, "project %s: %d runs (2 models × %d techniques) on device %s\n", name, len(runs), len(demoTechniques()), dev)
 			}
 			runErr := a.execute(ctx, s, ids)
 			done, err := s.Runs(ctx, tinyml.RunFilter{Project: name})
@@ -105,4 +119,44 @@ func writeAssets(dir string) error {
 		}
 		return os.WriteFile(filepath.Join(dir, p), b, 0o644)
 	})
+}
+
+// demoBoard is the docker device `demo --runner docker` installs on: a container limited to
+// one CPU and 256 MiB, standing in for a small board.
+var demoBoard = device.Profile{Name: "board", Kind: device.Docker, CPUs: 1, MemoryBytes: 256 << 20}
+
+// demoDockerBoard checks the engine, prepares the worker image (building a static worker the
+// first time when this program is not one) and registers the demo's docker device if absent.
+func (a *app) demoDockerBoard(ctx context.Context, s *tinyml.Studio, quiet bool) (string, error) {
+	r, err := s.DockerRunner()
+	if err != nil {
+		return "", err
+	}
+	if err := r.Ping(ctx); err != nil {
+		return "", err
+	}
+	if !quiet {
+		fmt.Fprintln(a.stderr, "docker: preparing the worker image (the first time, this may build a static worker)")
+	}
+	start := time.Now()
+	img, err := r.DefaultImage(ctx)
+	if err != nil {
+		return "", err
+	}
+	if !quiet {
+		fmt.Fprintf(a.stderr, "docker: worker image %s ready in %s\n", img, time.Since(start).Round(time.Millisecond))
+	}
+	d, err := s.Device(ctx, demoBoard.Name)
+	switch {
+	case errors.Is(err, tinyml.ErrNotFound):
+		if d, err = s.AddDevice(ctx, demoBoard); err != nil {
+			return "", err
+		}
+	case err != nil:
+		return "", err
+	}
+	if d.Kind != device.Docker {
+		return "", fmt.Errorf("a device named %s exists and is %s, not docker; the docker demo installs on %s", d.Name, d.Kind, d.Name)
+	}
+	return d.Name, nil
 }

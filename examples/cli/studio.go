@@ -16,8 +16,8 @@ import (
 )
 
 // open opens the studio of --dir.
-func (a *app) open(ctx context.Context) (*tinyml.Studio, error) {
-	return tinyml.Open(ctx, a.dir)
+func (a *app) open(ctx context.Context, opts ...tinyml.Option) (*tinyml.Studio, error) {
+	return tinyml.Open(ctx, a.dir, opts...)
 }
 
 func (a *app) projectCmd() *cobra.Command {

@@ -405,6 +405,16 @@ func (s *Store) SetInstalled(ctx context.Context, runID, ref string) error {
 	return s.setRun(ctx, runID, "installed", ref)
 }
 
+// SetReference replaces what a run fetches for its model, dataset or calibration set ("model",
+// "dataset" or "calib"): a new upload or Hub reference for a step about to run again.
+func (s *Store) SetReference(ctx context.Context, runID, what, ref string) error {
+	switch what {
+	case "model", "dataset", "calib":
+		return s.setRun(ctx, runID, what, ref)
+	}
+	return fmt.Errorf("%w: run reference %q (model, dataset or calib)", ErrInvalid, what)
+}
+
 func (s *Store) setRun(ctx context.Context, runID, col string, v any) error {
 	res, err := s.w.ExecContext(ctx, `UPDATE runs SET `+col+` = ?, updated = ? WHERE id = ?`,
 		v, s.now().UnixNano(), runID)

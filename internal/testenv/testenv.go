@@ -5,9 +5,15 @@
 package testenv
 
 import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 )
 
 // InCI reports whether the tests run in CI, where every part must be present.
@@ -54,4 +60,33 @@ func RepoFile(t testing.TB, rel string) string {
 		}
 		dir = parent
 	}
+}
+
+// Docker skips the test (fails it in CI) unless a Docker engine answers at $DOCKER_HOST or the
+// local socket. It speaks plain HTTP to /_ping, so tests that only need to know pay no client.
+func Docker(t testing.TB) {
+	t.Helper()
+	host := os.Getenv("DOCKER_HOST")
+	if host == "" {
+		host = "unix:///var/run/docker.sock"
+	}
+	network, addr, ok := strings.Cut(host, "://")
+	if !ok || (network != "unix" && network != "tcp") {
+		Missing(t, "a Docker engine", fmt.Sprintf("DOCKER_HOST=%q is not unix:// or tcp://", host))
+		return
+	}
+	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, addr)
+		},
+	}}
+	resp, err := hc.Get("http://docker/_ping")
+	if err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			return
+		}
+		err = fmt.Errorf("status %s", resp.Status)
+	}
+	Missing(t, "a Docker engine", fmt.Sprintf("%s: %v; start one with `dockerd --iptables=false --bridge=none --storage-driver=vfs &`", host, err))
 }

@@ -269,6 +269,10 @@ func CopyFile(src, dst string) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
+	// Readable by the job's unprivileged user in a container (CreateTemp makes 0600 files).
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
 	return os.Rename(tmp.Name(), dst)
 }
 
