@@ -7,8 +7,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tinymlaas/tinyml/compress"
 	"github.com/tinymlaas/tinyml/internal/engine"
 	"github.com/tinymlaas/tinyml/internal/onnx"
+	"github.com/tinymlaas/tinyml/internal/pack"
 )
 
 // Tensor is a dense row-major tensor: element type, shape and little-endian bytes. Make one with
@@ -70,15 +72,16 @@ func WithThreads(n int) ModelOption { return func(c *modelConfig) { c.threads = 
 // IO describes a model input or output; -1 marks a dimension fixed at run time (the batch).
 type IO = engine.IO
 
-// LoadModel reads and compiles an ONNX file. A model the engine cannot run fails here with an
-// error matching ErrUnsupported that names the operator, node and opset.
+// LoadModel reads and compiles an ONNX file or a packed artifact (.tmlpack, what the compile
+// step installs). A model the engine cannot run fails here with an error matching
+// ErrUnsupported that names the operator, node and opset.
 func LoadModel(path string, opts ...ModelOption) (*Model, error) {
 	start := time.Now()
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("load model: %w", err)
 	}
-	om, err := onnx.Load(path)
+	om, err := compress.LoadModel(path)
 	if err != nil {
 		return nil, fmt.Errorf("load model: %w", err)
 	}
@@ -93,7 +96,13 @@ func LoadModel(path string, opts ...ModelOption) (*Model, error) {
 // ParseModel compiles an ONNX model held in memory.
 func ParseModel(b []byte, opts ...ModelOption) (*Model, error) {
 	start := time.Now()
-	om, err := onnx.Decode(b)
+	var om *onnx.Model
+	var err error
+	if pack.IsPacked(b) {
+		om, err = pack.Decode(b)
+	} else {
+		om, err = onnx.Decode(b)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("parse model: %w", err)
 	}

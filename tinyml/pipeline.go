@@ -396,7 +396,7 @@ func (s *Studio) stepCompile(ctx context.Context, r *Run, logw io.Writer) error 
 // artifact is what install puts on the device: the packed file when the compile step made one.
 func (s *Studio) artifact(r *Run) (device.Artifact, error) {
 	vol := s.runDir(r.ID)
-	for _, rel := range []string{"compile/model.onnx.pack", "compile/model.onnx"} {
+	for _, rel := range []string{worker.PackedPath("compile/model.onnx"), "compile/model.onnx"} {
 		if st, err := os.Stat(filepath.Join(vol, rel)); err == nil {
 			return device.Artifact{Volume: vol, Path: rel, Bytes: st.Size()}, nil
 		}

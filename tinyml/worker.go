@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/tinymlaas/tinyml/compress"
 	"github.com/tinymlaas/tinyml/internal/dataset"
 	"github.com/tinymlaas/tinyml/internal/onnx"
 	"github.com/tinymlaas/tinyml/internal/worker"
@@ -37,31 +38,53 @@ func RunWorker(ctx context.Context, args []string) int {
 }
 
 func workerDeps() worker.Deps {
-	return worker.Deps{Compiler: catalogue{}}
+	return worker.Deps{Compiler: catalogue{}, Load: compress.LoadModel}
 }
 
-// catalogue adapts the compression catalogue to the worker.
+// catalogue adapts the compression catalogue to the worker's compile step.
 type catalogue struct{}
 
-func (catalogue) Compile(_ context.Context, m *onnx.Model, technique string, _ *dataset.Dataset) (*onnx.Model, error) {
-	if technique != "none" && technique != "" {
-		return nil, fmt.Errorf("technique %q is not in the catalogue", technique)
+func (catalogue) Compile(ctx context.Context, m *onnx.Model, technique string, calib *dataset.Dataset) (*worker.Compiled, error) {
+	chain, err := compress.Parse(technique)
+	if err != nil {
+		return nil, err
 	}
-	return m, nil
+	a, err := compress.Compile(ctx, m, chain, compress.Options{Calib: calib})
+	if err != nil {
+		return nil, err
+	}
+	c := &worker.Compiled{
+		ONNX: a.ONNX, Packed: a.Packed, Params: a.Figures.Params, NonZeroParams: a.Figures.NonZeroParams,
+		MACs: a.Figures.MACs, GzipBytes: a.Figures.GzipBytes, ArenaBytes: a.Figures.ArenaBytes,
+	}
+	for _, n := range a.Notes {
+		c.Notes = append(c.Notes, n.String())
+	}
+	return c, nil
 }
 
-// canonicalTechnique validates a compression spec and returns its canonical text.
+// canonicalTechnique validates a compression spec against the catalogue and returns its
+// canonical text; techniques that calibrate need a calibration set.
 func canonicalTechnique(spec string, haveCalib bool) (string, error) {
-	s := strings.TrimSpace(spec)
-	if s == "" {
-		return "none", nil
+	if strings.TrimSpace(spec) == "" {
+		spec = "none"
 	}
-	if s != "none" {
-		return "", fmt.Errorf("compression %q: unknown technique (see tinyml catalogue)", spec)
+	chain, err := compress.Parse(spec)
+	if err != nil {
+		return "", err
 	}
-	_ = haveCalib
-	return s, nil
+	if err := chain.Validate(); err != nil {
+		return "", err
+	}
+	for _, st := range chain {
+		if t, err := compress.Lookup(st.Technique); err == nil && t.Calibrates && !haveCalib {
+			return "", fmt.Errorf("compression %q: %s calibrates on data; give a calibration set (--calib, Matrix.Calib)", chain, t.Name)
+		}
+	}
+	return chain.String(), nil
 }
 
 // DemoTechniques is a spread of catalogue entries, from lossless to aggressive, for demos.
-func DemoTechniques() []string { return []string{"none"} }
+func DemoTechniques() []string {
+	return []string{"none", "fp16", "int8-dynamic", "int8-static", "prune(sparsity=0.5)", "cluster(bits=4)", "prune(sparsity=0.5) | int8-static | cluster"}
+}

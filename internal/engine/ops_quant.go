@@ -198,52 +198,63 @@ func buildQuantize(b *build) error {
 	}
 	if x.DType == onnx.Float && l.block == 0 {
 		// The common case (activations, weights): a typed loop per run.
-		b.run = func(*exec) {
+		row := func(lo, hi, p int) {
 			xs := F32(x)
-			l.runs(func(lo, hi, p, _ int) {
-				s, z := scaleAt(scale, p), zeroPointAt(zp, p)
-				switch to {
-				case onnx.Uint8:
-					quantizeRow(out.Data[lo:hi], xs[lo:hi], s, z, qmin, qmax)
-				case onnx.Int8:
-					quantizeRow(View[int8](out)[lo:hi], xs[lo:hi], s, z, qmin, qmax)
-				case onnx.Int16:
-					quantizeRow(View[int16](out)[lo:hi], xs[lo:hi], s, z, qmin, qmax)
-				case onnx.Uint16:
-					quantizeRow(View[uint16](out)[lo:hi], xs[lo:hi], s, z, qmin, qmax)
-				}
-			})
+			s, z := scaleAt(scale, p), zeroPointAt(zp, p)
+			switch to {
+			case onnx.Uint8:
+				quantizeRow(out.Data[lo:hi], xs[lo:hi], s, z, qmin, qmax)
+			case onnx.Int8:
+				quantizeRow(View[int8](out)[lo:hi], xs[lo:hi], s, z, qmin, qmax)
+			case onnx.Int16:
+				quantizeRow(View[int16](out)[lo:hi], xs[lo:hi], s, z, qmin, qmax)
+			case onnx.Uint16:
+				quantizeRow(View[uint16](out)[lo:hi], xs[lo:hi], s, z, qmin, qmax)
+			}
 		}
+		b.run = b.runRows(l, row)
 	}
 	return nil
 }
 
+// quantChunk is how many elements one worker takes when a per-tensor (de)quantization is split
+// between threads.
+const quantChunk = 1 << 14
+
+// runRows returns the run function of a (de)quantization computed run by run: per tensor, the
+// tensor is split in chunks between the plan's threads.
+func (b *build) runRows(l qlayout, row func(lo, hi, p int)) func(*exec) {
+	if !l.perAxis && l.block == 0 {
+		n := l.outer * l.dim * l.inner
+		parts := (n + quantChunk - 1) / quantChunk
+		body := func(_, lo, hi int) { row(lo*quantChunk, min(hi*quantChunk, n), 0) }
+		return func(e *exec) { e.parallel(parts, body) }
+	}
+	runs := func(lo, hi, p, _ int) { row(lo, hi, p) }
+	return func(*exec) { l.runs(runs) }
+}
+
 // quantizeOne is ONNX's saturate(round_half_even(v / s) + z).
+// Clamping to [qmin−z, qmax−z] before rounding gives the same result as saturating after it
+// (the bounds are integers), and keeps the rounding trick in range. NaN has no defined result;
+// it gives the zero point.
 func quantizeOne(v, s float32, z, qmin, qmax int32) int32 {
-	q := v / s
-	lo, hi := float32(qmin-z), float32(qmax-z)
-	switch {
-	case q != q: // NaN: no defined result; give the zero point
+	q := min(max(v/s, float32(qmin-z)), float32(qmax-z))
+	if q != q {
 		q = 0
-	case q < lo:
-		q = lo
-	case q > hi:
-		q = hi
 	}
 	return int32(roundHalfEven32(q)) + z
 }
 
+// quantizeRow is quantizeOne over a row. min and max compile to branch-free instructions: the
+// signs of activations are as good as random, and mispredicted branches cost 4× the arithmetic.
 func quantizeRow[Q int8 | uint8 | int16 | uint16](dst []Q, src []float32, s float32, z, qmin, qmax int32) {
 	lo, hi := float32(qmin-z), float32(qmax-z)
+	dst = dst[:len(src)]
 	for i, v := range src {
-		q := v / s
-		switch {
-		case q != q:
+		q := min(max(v/s, lo), hi)
+		if q != q {
 			q = 0
-		case q < lo:
-			q = lo
-		case q > hi:
-			q = hi
 		}
 		dst[i] = Q(int32(roundHalfEven32(q)) + z)
 	}
@@ -286,20 +297,6 @@ func buildDequantize(b *build) error {
 			ys = F32(out)
 		}
 		l.runs(func(lo, hi, p, step int) {
-			if step == 0 && ys != nil {
-				s, z := scaleAt(scale, p), float32(zeroPointAt(zp, p))
-				switch x.DType {
-				case onnx.Uint8:
-					dequantizeRow(ys[lo:hi], x.Data[lo:hi], s, z)
-				case onnx.Int8:
-					dequantizeRow(ys[lo:hi], View[int8](x)[lo:hi], s, z)
-				default:
-					for j := lo; j < hi; j++ {
-						ys[j] = (float32(loadI64(x, j)) - z) * s
-					}
-				}
-				return
-			}
 			for j := lo; j < hi; j++ {
 				pi := p + (j-lo)*step
 				v := (float32(loadI64(x, j)) - float32(zeroPointAt(zp, pi))) * scaleAt(scale, pi)
@@ -310,6 +307,19 @@ func buildDequantize(b *build) error {
 				}
 			}
 		})
+	}
+	if out.DType == onnx.Float && l.block == 0 && (x.DType == onnx.Uint8 || x.DType == onnx.Int8) {
+		// The common case: 8-bit weights and activations to float32, a typed loop per run.
+		row := func(lo, hi, p int) {
+			ys := F32(out)
+			s, z := scaleAt(scale, p), float32(zeroPointAt(zp, p))
+			if x.DType == onnx.Uint8 {
+				dequantizeRow(ys[lo:hi], x.Data[lo:hi], s, z)
+			} else {
+				dequantizeRow(ys[lo:hi], View[int8](x)[lo:hi], s, z)
+			}
+		}
+		b.run = b.runRows(l, row)
 	}
 	return nil
 }

@@ -7,7 +7,6 @@ package worker
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +15,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/tinymlaas/tinyml/internal/dataset"
@@ -79,18 +79,24 @@ type Metrics struct {
 	MaxDiff   *float64 `json:"max_diff,omitempty"`
 }
 
-// Compiler applies a compression technique; the studio supplies the catalogue's.
-type Compiler interface {
-	Compile(ctx context.Context, m *onnx.Model, technique string, calib *dataset.Dataset) (*onnx.Model, error)
+// Compiled is what compiling a model produced: the compressed ONNX model, the packed artifact a
+// device installs (nil when there is none) and its static figures.
+type Compiled struct {
+	ONNX, Packed                []byte
+	Params, NonZeroParams, MACs int64
+	GzipBytes, ArenaBytes       int64
+	Notes                       []string // what the technique skipped or changed, for the log
 }
 
-// Packer writes the compiled artifact a device installs (nil: the ONNX file itself).
-type Packer func(m *onnx.Model) ([]byte, error)
+// Compiler optimises and compresses a model with a technique; the studio supplies the
+// compression catalogue's.
+type Compiler interface {
+	Compile(ctx context.Context, m *onnx.Model, technique string, calib *dataset.Dataset) (*Compiled, error)
+}
 
 // Deps are what the worker gets from the program that hosts it.
 type Deps struct {
 	Compiler Compiler
-	Pack     Packer
 	// Load reads a compiled artifact (ONNX or packed) into a model; nil reads ONNX only.
 	Load func(path string) (*onnx.Model, error)
 }
@@ -160,7 +166,7 @@ func runStep(ctx context.Context, step string, stdout, stderr io.Writer, deps De
 		fmt.Fprintf(stdout, "%s: %s\n", time.Now().UTC().Format(time.RFC3339), spec.Step)
 		switch spec.Step {
 		case "compile":
-			res.Metrics, err = compile(ctx, deps, vol, spec)
+			res.Metrics, err = compile(ctx, deps, vol, spec, stdout)
 		case "inference":
 			res.Metrics, err = infer(ctx, deps, filepath.Join(vol, spec.Model), filepath.Join(vol, spec.Dataset),
 				spec.Batch, spec.Repeat, spec.Threads, filepath.Join(dir, OutputsFile))
@@ -185,7 +191,7 @@ func runStep(ctx context.Context, step string, stdout, stderr io.Writer, deps De
 	return 0
 }
 
-func compile(ctx context.Context, deps Deps, vol string, spec Spec) (*Metrics, error) {
+func compile(ctx context.Context, deps Deps, vol string, spec Spec, log io.Writer) (*Metrics, error) {
 	src := filepath.Join(vol, spec.Model)
 	st, err := os.Stat(src)
 	if err != nil {
@@ -201,79 +207,37 @@ func compile(ctx context.Context, deps Deps, vol string, spec Spec) (*Metrics, e
 			return nil, fmt.Errorf("calibration set: %w", err)
 		}
 	}
-	out := m
-	if deps.Compiler != nil {
-		if out, err = deps.Compiler.Compile(ctx, m, spec.Technique, calib); err != nil {
-			return nil, err
-		}
-	} else if spec.Technique != "" && spec.Technique != "none" {
-		return nil, fmt.Errorf("technique %q: this worker has no compression catalogue", spec.Technique)
+	if deps.Compiler == nil {
+		return nil, errors.New("this worker has no compiler; the program hosting it must supply one")
 	}
-	// Refuse what the engine cannot run now, at compile time, rather than on the device.
-	em, err := engine.Compile(out)
+	c, err := deps.Compiler.Compile(ctx, m, spec.Technique, calib)
 	if err != nil {
 		return nil, err
 	}
-	onnxBytes, err := out.Encode()
-	if err != nil {
-		return nil, err
+	for _, n := range c.Notes {
+		fmt.Fprintln(log, "note:", n)
 	}
 	dst := filepath.Join(vol, spec.Out)
-	if err := WriteFile(dst, onnxBytes); err != nil {
+	if err := WriteFile(dst, c.ONNX); err != nil {
 		return nil, err
 	}
-	installed := onnxBytes
-	met := &Metrics{SourceBytes: st.Size(), ModelBytes: int64(len(onnxBytes))}
-	if deps.Pack != nil {
-		packed, err := deps.Pack(out)
-		if err != nil {
-			return nil, fmt.Errorf("pack: %w", err)
-		}
-		if err := WriteFile(dst+".pack", packed); err != nil {
+	met := &Metrics{
+		SourceBytes: st.Size(), ModelBytes: int64(len(c.ONNX)), PackedBytes: int64(len(c.ONNX)), GzipBytes: c.GzipBytes,
+		Params: c.Params, NonZeroParams: c.NonZeroParams, MACs: c.MACs, ArenaBytes: c.ArenaBytes,
+	}
+	if c.Packed != nil {
+		if err := WriteFile(PackedPath(dst), c.Packed); err != nil {
 			return nil, err
 		}
-		installed = packed
-		met.PackedBytes = int64(len(packed))
-	} else {
-		met.PackedBytes = met.ModelBytes
-	}
-	met.GzipBytes = gzipSize(installed)
-	met.Params, met.NonZeroParams = paramCounts(out)
-	plan, err := em.PlanBatch(1)
-	if err == nil {
-		met.MACs, met.ArenaBytes = plan.MACs(), int64(plan.ArenaBytes())
-		plan.Close()
+		met.PackedBytes = int64(len(c.Packed))
 	}
 	return met, nil
 }
 
-func gzipSize(b []byte) int64 {
-	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-	zw.Write(b)
-	zw.Close()
-	return int64(buf.Len())
-}
-
-// paramCounts counts the elements of the numeric initializers and the non-zero ones.
-func paramCounts(m *onnx.Model) (total, nonzero int64) {
-	for _, t := range m.Graph.Initializers {
-		if t.DType.Size() == 0 {
-			continue
-		}
-		n := t.NumElems()
-		total += n
-		size := t.DType.Size()
-		for i := int64(0); i < n; i++ {
-			for _, b := range t.Raw[i*int64(size) : (i+1)*int64(size)] {
-				if b != 0 {
-					nonzero++
-					break
-				}
-			}
-		}
-	}
-	return total, nonzero
+// PackedPath is where the compile step writes the packed artifact beside the compiled ONNX
+// model: model.onnx → model.tmlpack.
+func PackedPath(onnxPath string) string {
+	return strings.TrimSuffix(onnxPath, filepath.Ext(onnxPath)) + ".tmlpack"
 }
 
 func infer(ctx context.Context, deps Deps, modelPath, dataPath string, batch, repeat, threads int, outputs string) (*Metrics, error) {
