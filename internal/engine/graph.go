@@ -103,6 +103,7 @@ func importGraph(m *onnx.Model) (*graph, error) {
 // Identity and inference-time Dropout, fold BatchNormalization into a preceding Conv or Gemm,
 // and fuse a following Relu/Clip/LeakyRelu into Conv, Gemm and MatMul.
 func (g *graph) optimise() {
+	g.fuseQDQ() // before folding: quantized weights stay int8
 	g.foldConstants()
 	g.dropIdentities()
 	g.foldBatchNorm()
