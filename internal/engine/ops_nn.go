@@ -180,6 +180,19 @@ func buildConv(b *build) error {
 	b.macs = int64(n) * int64(m) * int64(ohw) * int64(k)
 	act := b.node.act
 
+	if len(x.Shape) == 4 {
+		cs := convShape{x: x, wt: wt, bias: bias, out: out, win: win, n: n, c: c, m: m, group: group}
+		if cg == 1 && group > 1 && buildDepthwiseShift(b, cs) {
+			return nil
+		}
+		if buildConvWinograd(b, cs) {
+			return nil
+		}
+		if (cg > 1 || group == 1) && buildConvShift(b, cs) {
+			return nil
+		}
+	}
+
 	if cg == 1 { // depthwise: each output channel reads one input channel
 		mult := m / c
 		body := func(_, lo, hi int) {
@@ -483,8 +496,13 @@ func buildPool(b *build) error {
 	out := b.out[0]
 	includePad := b.attrInt("count_include_pad", 0) != 0
 	hw, ohw := win.h*win.w, win.oh*win.ow
+	fast := isMax && isMax2x2(win)
 	body := func(_, lo, hi int) {
 		xs, ys := F32(x), F32(out)
+		if fast {
+			kernels.MaxPool2x2(ys[lo*ohw:hi*ohw], xs[lo*hw:hi*hw], hi-lo, win.h, win.w, win.oh, win.ow)
+			return
+		}
 		for p := lo; p < hi; p++ {
 			pool2D(ys[p*ohw:(p+1)*ohw], xs[p*hw:(p+1)*hw], win, isMax, includePad)
 		}
@@ -493,13 +511,15 @@ func buildPool(b *build) error {
 	return nil
 }
 
+// isMax2x2 reports whether a max pool is the common 2×2, stride-2, unpadded one (that fits
+// its input: no ceil_mode overhang), which kernels.MaxPool2x2 computes.
+func isMax2x2(w window) bool {
+	return w.kh == 2 && w.kw == 2 && w.sh == 2 && w.sw == 2 && w.dh == 1 && w.dw == 1 &&
+		w.pt == 0 && w.pl == 0 && 2*w.oh <= w.h && 2*w.ow <= w.w
+}
+
 // pool2D pools one channel.
 func pool2D(dst, src []float32, w window, isMax, includePad bool) {
-	if isMax && w.kh == 2 && w.kw == 2 && w.sh == 2 && w.sw == 2 && w.dh == 1 && w.dw == 1 &&
-		w.pt == 0 && w.pl == 0 && 2*w.oh <= w.h && 2*w.ow <= w.w {
-		maxPool2x2(dst, src, w)
-		return
-	}
 	for oy := range w.oh {
 		y0 := oy*w.sh - w.pt
 		kyLo, kyHi := windowRange(y0, w.kh, w.dh, w.h)
@@ -551,23 +571,6 @@ func windowRange(start, k, dil, n int) (lo, hi int) {
 	return lo, max(hi, lo)
 }
 
-// maxPool2x2 is the common 2×2, stride-2, unpadded max pool.
-func maxPool2x2(dst, src []float32, w window) {
-	for oy := range w.oh {
-		r0 := src[2*oy*w.w:][:2*w.ow]
-		r1 := src[(2*oy+1)*w.w:][:2*w.ow]
-		out := dst[oy*w.ow:][:w.ow]
-		for ox := range out {
-			a, b, c, d := r0[2*ox], r0[2*ox+1], r1[2*ox], r1[2*ox+1]
-			m := max(a, b, c, d)
-			if a != a || b != b || c != c || d != d {
-				m = float32(math.NaN())
-			}
-			out[ox] = m
-		}
-	}
-}
-
 func buildGlobalPool(b *build) error {
 	if err := b.need(onnx.Float); err != nil {
 		return err
@@ -588,23 +591,11 @@ func buildGlobalPool(b *build) error {
 	isMax := b.node.op == "GlobalMaxPool"
 	plane := numel(x.Shape[2:])
 	b.run = func(*exec) {
-		xs, ys := F32(x), F32(out)
-		for p := range ys {
-			row := xs[p*plane : (p+1)*plane]
-			if isMax {
-				m := float32(math.Inf(-1))
-				for _, v := range row {
-					m = max(m, v)
-				}
-				ys[p] = m
-				continue
-			}
-			var s float32
-			for _, v := range row {
-				s += v
-			}
-			ys[p] = s / float32(plane)
+		if isMax {
+			kernels.MaxRows(F32(out), F32(x), plane)
+			return
 		}
+		kernels.MeanRows(F32(out), F32(x), plane)
 	}
 	return nil
 }

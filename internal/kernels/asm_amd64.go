@@ -23,6 +23,12 @@ func dwChannelAVX2(stride int, p *dwArgs)
 func im2colPanelAVX512(p *im2colArgs)
 
 //go:noescape
+func deinterleaveAVX512(p *deinterleaveArgs)
+
+//go:noescape
+func gatherS2AVX512(p *gatherArgs)
+
+//go:noescape
 func binaryAVX512(op int, dst, a, b *float32, n int)
 
 //go:noescape
@@ -103,3 +109,28 @@ func activateAVX2(dst *float32, n, flags int, lo, hi, leak float32) {
 		activateGeneric(tail(dst, v), n-v, flags, lo, hi, leak)
 	}
 }
+
+//go:noescape
+func prefetchAVX512(p unsafe.Pointer, n int)
+
+// winoInterleaveLo and winoInterleaveHi interleave the lanes of two vectors
+// (VPERMT2PS): lanes 0..7 and 8..15 of a with those of b.
+var (
+	winoInterleaveLo = [16]int32{0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23}
+	winoInterleaveHi = [16]int32{8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31}
+)
+
+//go:noescape
+func winoInputAVX512(p *winoInArgs)
+
+//go:noescape
+func winoOutputAVX512(p *winoOutArgs)
+
+//go:noescape
+func winoCopyAVX512(p *winoCopyArgs)
+
+//go:noescape
+func reduceRowsAVX512(dst, src *float32, rows, n int, scale float32, isMax int)
+
+//go:noescape
+func maxPool2x2AVX512(p *maxPoolArgs)

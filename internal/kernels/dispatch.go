@@ -1,5 +1,7 @@
 package kernels
 
+import "unsafe"
+
 // implKind identifies a set of kernels for a CPU feature level.
 type implKind uint8
 
@@ -47,6 +49,67 @@ func (impl *implementation) gemm(rows int, p *gemmArgs) {
 	}
 }
 
+// gemmShift is gemm for SgemmShift.
+func (impl *implementation) gemmShift(rows int, p *gemmArgs) {
+	switch impl.kind {
+	case kindAVX512:
+		sgemmShiftAVX512(rows, p)
+	default:
+		gemmShiftGeneric(rows, p)
+	}
+}
+
+// dwShift runs the DepthwiseShift kernel.
+func (impl *implementation) dwShift(p *dwShiftArgs) {
+	switch {
+	case impl.kind == kindAVX512 && p.fast == 1:
+		dw3x3s1FastAVX512(p)
+	case impl.kind == kindAVX512 && p.fast == 2:
+		dw3x3s2FastAVX512(p)
+	case impl.kind == kindAVX512 && p.taps == 9:
+		dwShift9AVX512(p)
+	default:
+		dwShiftGeneric(p)
+	}
+}
+
+func (impl *implementation) winoInput(p *winoInArgs) {
+	if impl.kind == kindAVX512 {
+		winoInputAVX512(p)
+		return
+	}
+	winoInputGeneric(p)
+}
+
+func (impl *implementation) winoOutput(p *winoOutArgs) {
+	if impl.kind == kindAVX512 {
+		winoOutputAVX512(p)
+		return
+	}
+	winoOutputGeneric(p)
+}
+
+func (impl *implementation) winoCopy(p *winoCopyArgs) {
+	if impl.kind == kindAVX512 {
+		winoCopyAVX512(p)
+		return
+	}
+	winoCopyGeneric(p)
+}
+
+// WinogradAccelerated reports whether Winograd has vector transforms on
+// this CPU; without them, SgemmShift or Im2colPacked and Sgemm are faster.
+func WinogradAccelerated() bool { return active.kind == kindAVX512 }
+
+// ShiftAccelerated reports whether SgemmShift has a vector implementation
+// on this CPU; without one, Im2colPacked and Sgemm are faster.
+func ShiftAccelerated() bool { return active.kind == kindAVX512 }
+
+// DepthwiseShiftAccelerated reports whether DepthwiseShift has a vector
+// implementation for kernels of taps taps; without one, DepthwiseConv2D is
+// faster.
+func DepthwiseShiftAccelerated(taps int) bool { return active.kind == kindAVX512 && taps == 9 }
+
 // dwChannel computes one depthwise channel with stride 1 or 2 along the
 // width; only implementations with hasDWChannel have it.
 func (impl *implementation) dwChannel(stride int, p *dwArgs) {
@@ -72,6 +135,8 @@ func (impl *implementation) hasDWChannel() bool { return impl.kind != kindGeneri
 func (impl *implementation) hasIm2col() bool { return impl.kind == kindAVX512 }
 
 func im2colPanel(p *im2colArgs) { im2colPanelAVX512(p) }
+
+func deinterleave(p *deinterleaveArgs) { deinterleaveAVX512(p) }
 
 func (impl *implementation) binary(op int, dst, a, b *float32, n int) {
 	switch impl.kind {
@@ -103,5 +168,13 @@ func (impl *implementation) activate(dst *float32, n, flags int, lo, hi, leak fl
 		activateAVX2(dst, n, flags, lo, hi, leak)
 	default:
 		activateGeneric(dst, n, flags, lo, hi, leak)
+	}
+}
+
+// Prefetch asks the CPU to bring s into its L2 cache ahead of use, where
+// the implementation can; it never faults and has no other effect.
+func Prefetch(s []float32) {
+	if len(s) > 0 && active.kind != kindGeneric {
+		prefetchAVX512(unsafe.Pointer(&s[0]), 4*len(s))
 	}
 }

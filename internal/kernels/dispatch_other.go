@@ -2,6 +2,8 @@
 
 package kernels
 
+import "unsafe"
+
 func best() *implementation { return generic }
 
 // useAVX2 reports false: this build has no assembly kernels.
@@ -27,6 +29,20 @@ func activateAVX2(dst *float32, n, flags int, lo, hi, leak float32) {
 	activateGeneric(dst, n, flags, lo, hi, leak)
 }
 
-func im2colPanelAVX512(p *im2colArgs) { panic("kernels: no AVX-512") }
-func dw3x3s1AVX512(p *dwArgs)         { panic("kernels: no AVX-512") }
-func dw3x3s2AVX512(p *dwArgs)         { panic("kernels: no AVX-512") }
+func im2colPanelAVX512(p *im2colArgs)        { panic("kernels: no AVX-512") }
+func sgemmShiftAVX512(rows int, p *gemmArgs) { gemmShiftGeneric(rows, p) }
+func dwShift9AVX512(p *dwShiftArgs)          { dwShiftGeneric(p) }
+func dw3x3s1AVX512(p *dwArgs)                { panic("kernels: no AVX-512") }
+func dw3x3s2AVX512(p *dwArgs)                { panic("kernels: no AVX-512") }
+func deinterleaveAVX512(p *deinterleaveArgs) { panic("kernels: no AVX-512") }
+func gatherS2AVX512(p *gatherArgs)           { panic("kernels: no AVX-512") }
+func prefetchAVX512(p unsafe.Pointer, n int) {}
+func winoInputAVX512(p *winoInArgs)          { winoInputGeneric(p) }
+func winoOutputAVX512(p *winoOutArgs)        { winoOutputGeneric(p) }
+func winoCopyAVX512(p *winoCopyArgs)         { winoCopyGeneric(p) }
+func reduceRowsAVX512(dst, src *float32, rows, n int, scale float32, isMax int) {
+	panic("kernels: no AVX-512")
+}
+func maxPool2x2AVX512(p *maxPoolArgs)  { panic("kernels: no AVX-512") }
+func dw3x3s1FastAVX512(p *dwShiftArgs) { dwShiftGeneric(p) }
+func dw3x3s2FastAVX512(p *dwShiftArgs) { dwShiftGeneric(p) }

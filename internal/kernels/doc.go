@@ -1,7 +1,7 @@
 // Package kernels holds the float32 numeric kernels of the inference engine:
 // a matrix multiply with a fused epilogue (Sgemm), the operand packing it reads
-// (PackB, Im2colPacked), a depthwise convolution (DepthwiseConv2D) and a few
-// element-wise helpers.
+// (PackB, Im2colPacked), convolutions (SgemmShift, DepthwiseShift, Winograd,
+// DepthwiseConv2D) and a few element-wise helpers.
 //
 // All matrices are float32, row-major, with explicit leading dimensions, in the
 // style of gonum's BLAS: element (i, j) of an m×n matrix a with leading
@@ -24,6 +24,26 @@
 // Im2colPacked writes the im2col matrix of a convolution directly in this
 // layout, so a convolution is Im2colPacked followed by one Sgemm with the
 // weights (Cout × Cin*KH*KW, as stored by ONNX) as A.
+//
+// # Convolutions without im2col
+//
+// On AVX-512 (ShiftAccelerated, WinogradAccelerated) convolutions avoid
+// writing the im2col matrix, which costs as much as a third of the time of
+// a small-channel convolution:
+//
+//   - SgemmShift is an implicit GEMM planned by a ShiftConv: the row (tap,
+//     channel) of the im2col matrix is the input plane shifted by the tap's
+//     offset, read in place with one masked vector load per 16 output
+//     positions (the mask zeroes positions whose input is padding). Strided
+//     convolutions first Gather the input into phase planes (rows and
+//     columns by residue modulo the stride), where every tap is again a
+//     shift; so do several images put side by side in one GEMM. The
+//     weights are A, in the tap-major order PackWeights writes, and the
+//     output comes out in NCHW.
+//   - DepthwiseShift computes all channels of a depthwise convolution the
+//     same way, each output vector a few masked FMAs.
+//   - Winograd computes 3×3, stride-1, "same" convolutions with F(2×2, 3×3):
+//     16 GEMMs over tiles, with the transforms vectorised across 16 tiles.
 //
 // # Implementations
 //

@@ -1,7 +1,8 @@
 //go:build ignore
 
-// gen_asm writes the Sgemm micro-kernels and the 3×3 depthwise kernels in
-// Plan 9 assembly: sgemm_avx512_amd64.s, sgemm_avx2_amd64.s,
+// gen_asm writes the Sgemm micro-kernels, the shifted (implicit-GEMM)
+// convolution kernels and the 3×3 depthwise kernels in Plan 9 assembly:
+// sgemm_avx512_amd64.s, sgemm_avx2_amd64.s, shift_avx512_amd64.s,
 // sgemm_kernels_amd64.go and depthwise3x3_amd64.s.
 // Run it with go generate.
 package main
@@ -314,6 +315,342 @@ func kernel512(g *gen, rows int) {
 	g.in("CMPQ R14, gemmArgs_n(DI)")
 	g.in("JLT %s", block)
 	g.p("%s:", done)
+	g.in("VZEROUPPER")
+	g.in("RET")
+	g.p("")
+}
+
+// ---------------------------------------------------------------- AVX-512, shifted B
+
+// bodyShift512 is body512 for SgemmShift: B is read through the shiftEntry
+// table at R13 (this column block's entries, one per tap): for each tap, its
+// mask (K4 for vector 0, K5 for vector 1) and byte offset, then cin k steps
+// cstride (SI) bytes apart, two per iteration.
+func bodyShift512(g *gen, rows, w int) {
+	nacc := rows * w
+	breg := func(u, v int) string { return z(nacc + u*w + v) }
+	g.in("MOVQ gemmArgs_a(DI), AX")
+	g.in("MOVQ gemmArgs_b(DI), BX")
+	g.in("LEAQ (BX)(R14*4), BX")
+	g.in("MOVQ gemmArgs_cstride(DI), SI")
+	g.in("MOVQ R13, R15")
+	g.in("MOVQ gemmArgs_taps(DI), R12")
+	for i := 0; i < nacc; i++ {
+		g.in("VPXORD %s, %s, %s", z(i), z(i), z(i))
+	}
+	tap, loop, tail, tapDone := g.newLabel("tap"), g.newLabel("kloop"), g.newLabel("ktail"), g.newLabel("tapdone")
+	step := func(u int, addr func(v int) string) {
+		for v := 0; v < w; v++ {
+			g.in("VMOVUPS.Z %s, K%d, %s", addr(v), 4+v, breg(u, v))
+		}
+		for r := 0; r < rows; r++ {
+			for v := 0; v < w; v++ {
+				g.in("VFMADD231PS.BCST %s, %s, %s", rowAddr(r, 4*u), breg(u, v), z(r*w+v))
+			}
+		}
+	}
+	g.p("%s:", tap)
+	g.in("KMOVW (R15), K4")
+	if w == 2 {
+		g.in("KMOVW 2(R15), K5")
+	}
+	g.in("MOVLQSX 4(R15), DX")
+	g.in("ADDQ BX, DX")
+	g.in("MOVQ gemmArgs_cin(DI), CX")
+	g.in("CMPQ CX, $2")
+	g.in("JLT %s", tail)
+	g.p("%s:", loop)
+	step(0, func(v int) string { return fmt.Sprintf("%d(DX)", 64*v) })
+	step(1, func(v int) string { return fmt.Sprintf("%d(DX)(SI*1)", 64*v) })
+	g.in("LEAQ (DX)(SI*2), DX")
+	g.in("ADDQ $8, AX")
+	g.in("SUBQ $2, CX")
+	g.in("CMPQ CX, $2")
+	g.in("JGE %s", loop)
+	g.p("%s:", tail)
+	g.in("TESTQ CX, CX")
+	g.in("JEQ %s", tapDone)
+	step(0, func(v int) string { return fmt.Sprintf("%d(DX)", 64*v) })
+	g.in("ADDQ $4, AX")
+	g.p("%s:", tapDone)
+	g.in("ADDQ $8, R15")
+	g.in("DECQ R12")
+	g.in("JNE %s", tap)
+}
+
+func kernelShift512(g *gen, rows int) {
+	g.p("// func sgemmShiftAVX512R%d(p *gemmArgs)", rows)
+	g.p("TEXT ·sgemmShiftAVX512R%d(SB), NOSPLIT, $0-8", rows)
+	g.in("MOVQ p+0(FP), DI")
+	g.in("MOVQ gemmArgs_lda(DI), R8")
+	g.in("LEAQ (R8)(R8*2), R9")
+	g.in("LEAQ (R8)(R8*4), R10")
+	g.in("LEAQ (R9)(R8*4), R11")
+	g.in("MOVQ gemmArgs_table(DI), R13")
+	g.in("XORQ R14, R14")
+	block, partial, single, singleMasked, next, done := g.newLabel("block"), g.newLabel("partial"), g.newLabel("single"), g.newLabel("singlemasked"), g.newLabel("next"), g.newLabel("done")
+	g.p("%s:", block)
+	g.in("MOVQ gemmArgs_n(DI), R12")
+	g.in("SUBQ R14, R12")
+	g.in("CMPQ R12, $32")
+	g.in("JLT %s", partial)
+	bodyShift512(g, rows, 2)
+	epilogue512(g, rows, 2, false)
+	g.in("ADDQ $32, R14")
+	g.in("ADDQ gemmArgs_tstride(DI), R13")
+	g.in("JMP %s", next)
+
+	g.p("%s:", partial)
+	g.in("CMPQ R12, $16")
+	g.in("JLE %s", single)
+	g.in("MOVL $0xffff, SI")
+	g.in("KMOVW SI, K1")
+	g.in("SUBQ $16, R12")
+	g.in("MOVL $-1, SI")
+	g.in("BZHIL R12, SI, SI")
+	g.in("KMOVW SI, K2")
+	bodyShift512(g, rows, 2)
+	epilogue512(g, rows, 2, true)
+	g.in("JMP %s", done)
+
+	g.p("%s:", single)
+	g.in("JLT %s", singleMasked)
+	bodyShift512(g, rows, 1)
+	epilogue512(g, rows, 1, false)
+	g.in("JMP %s", done)
+
+	g.p("%s:", singleMasked)
+	g.in("MOVL $-1, SI")
+	g.in("BZHIL R12, SI, SI")
+	g.in("KMOVW SI, K1")
+	bodyShift512(g, rows, 1)
+	epilogue512(g, rows, 1, true)
+	g.in("JMP %s", done)
+
+	g.p("%s:", next)
+	g.in("CMPQ R14, gemmArgs_n(DI)")
+	g.in("JLT %s", block)
+	g.p("%s:", done)
+	g.in("VZEROUPPER")
+	g.in("RET")
+	g.p("")
+}
+
+// dwShift512 writes the AVX-512 depthwise kernel for DepthwiseShift with
+// taps taps (at most 16), unrolled: the weights of a plane live in
+// Z8..Z8+taps-1; the columns are taken four vectors (64 columns) at a time,
+// with an accumulator each (Z0..Z3) so that their FMA chains overlap, then
+// one vector at a time. Each tap of each vector is one FMA from memory,
+// masked by its shiftEntry (loaded into K1) at the tap's byte offset.
+//
+// Registers: DI = args, BX = src plane + 4*column, DX = dst plane,
+// CX = column, R11 = planes left, R12 = kernel, R13 = bias, R15 = table
+// entry of the column, R8 and AX scratch. Z31 = bias, Z30 = lo, Z29 = hi,
+// Z28 = leak, Z27 = 0.
+func dwShift512(g *gen, taps int) {
+	const unroll = 4
+	name := fmt.Sprintf("dwShift%dAVX512", taps)
+	g.p("// func %s(p *dwShiftArgs)", name)
+	g.p("TEXT ·%s(SB), NOSPLIT, $0-8", name)
+	g.in("MOVQ p+0(FP), DI")
+	g.in("MOVQ dwShiftArgs_planes(DI), R11")
+	g.in("MOVQ dwShiftArgs_ker(DI), R12")
+	g.in("MOVQ dwShiftArgs_bias(DI), R13")
+	g.in("MOVQ dwShiftArgs_dst(DI), DX")
+	g.in("MOVQ dwShiftArgs_src(DI), SI")
+	g.in("VBROADCASTSS dwShiftArgs_lo(DI), Z30")
+	g.in("VBROADCASTSS dwShiftArgs_hi(DI), Z29")
+	g.in("VBROADCASTSS dwShiftArgs_leak(DI), Z28")
+	g.in("VPXORD Z27, Z27, Z27")
+	plane, quad, single, vec, full, stored, next := g.newLabel("plane"), g.newLabel("quad"), g.newLabel("single"), g.newLabel("vec"), g.newLabel("full"), g.newLabel("stored"), g.newLabel("nextplane")
+	act := func(z string) {
+		// Clamp bounds are ±Inf without a clamp; leaky-relu is skipped
+		// unless asked for (each 512-bit op counts: a vector has only
+		// taps FMAs).
+		noLeak := g.newLabel("noleak")
+		g.in("VMAXPS Z30, %s, %s", z, z)
+		g.in("VMINPS Z29, %s, %s", z, z)
+		g.in("TESTQ $%d, dwShiftArgs_flags(DI)", flagLeaky)
+		g.in("JEQ %s", noLeak)
+		g.in("VCMPPS $1, Z27, %s, K2", z)
+		g.in("VMULPS Z28, %s, K2, %s", z, z)
+		g.p("%s:", noLeak)
+	}
+	g.p("%s:", plane)
+	for t := range taps {
+		g.in("VBROADCASTSS %d(R12), Z%d", 4*t, 8+t)
+	}
+	g.in("VBROADCASTSS (R13), Z31")
+	g.in("MOVQ dwShiftArgs_table(DI), R15")
+	g.in("MOVQ SI, BX")
+	g.in("XORQ CX, CX")
+	g.p("%s:", quad)
+	g.in("MOVQ dwShiftArgs_n(DI), R8")
+	g.in("SUBQ CX, R8")
+	g.in("CMPQ R8, $%d", 16*unroll)
+	g.in("JLT %s", single)
+	for v := range unroll {
+		g.in("VMOVAPS Z31, Z%d", v)
+	}
+	for t := range taps {
+		g.in("MOVLQSX %d(R15), R8", 8*t+4)
+		for v := range unroll {
+			g.in("KMOVW %d(R15), K1", 8*(v*taps+t))
+			g.in("VFMADD231PS %d(BX)(R8*1), Z%d, K1, Z%d", 64*v, 8+t, v)
+		}
+	}
+	for v := range unroll {
+		z := fmt.Sprintf("Z%d", v)
+		act(z)
+		g.in("VMOVUPS %s, %d(DX)(CX*4)", z, 64*v)
+	}
+	g.in("ADDQ $%d, R15", 8*taps*unroll)
+	g.in("ADDQ $%d, BX", 64*unroll)
+	g.in("ADDQ $%d, CX", 16*unroll)
+	g.in("JMP %s", quad)
+
+	g.p("%s:", single)
+	g.in("TESTQ R8, R8")
+	g.in("JLE %s", next)
+	g.p("%s:", vec)
+	g.in("VMOVAPS Z31, Z0")
+	for t := range taps {
+		g.in("KMOVW %d(R15), K1", 8*t)
+		g.in("MOVLQSX %d(R15), R8", 8*t+4)
+		g.in("VFMADD231PS (BX)(R8*1), Z%d, K1, Z0", 8+t)
+	}
+	act("Z0")
+	g.in("MOVQ dwShiftArgs_n(DI), R8")
+	g.in("SUBQ CX, R8")
+	g.in("CMPQ R8, $16")
+	g.in("JGE %s", full)
+	g.in("MOVL $-1, AX")
+	g.in("BZHIL R8, AX, AX")
+	g.in("KMOVW AX, K2")
+	g.in("VMOVUPS Z0, K2, (DX)(CX*4)")
+	g.in("JMP %s", stored)
+	g.p("%s:", full)
+	g.in("VMOVUPS Z0, (DX)(CX*4)")
+	g.p("%s:", stored)
+	g.in("ADDQ $%d, R15", 8*taps)
+	g.in("ADDQ $64, BX")
+	g.in("ADDQ $16, CX")
+	g.in("CMPQ CX, dwShiftArgs_n(DI)")
+	g.in("JLT %s", vec)
+	g.p("%s:", next)
+	g.in("ADDQ dwShiftArgs_sstride(DI), SI")
+	g.in("ADDQ dwShiftArgs_dstride(DI), DX")
+	g.in("ADDQ $%d, R12", 4*taps)
+	g.in("ADDQ dwShiftArgs_bstride(DI), R13")
+	g.in("DECQ R11")
+	g.in("JNE %s", plane)
+	g.in("VZEROUPPER")
+	g.in("RET")
+	g.p("")
+}
+
+// dw3x3Fast512 writes the AVX-512 kernel DepthwiseShift uses for 3×3
+// kernels with padding 1 and dilation 1, read in place (stride 1) or from
+// the four phase planes of a Gather (stride 2). Tap (dy, dx) reads a base
+// register, set per plane from dwShiftArgs.bases, plus a constant
+// displacement, at the column; its mask is R(dy) & C(dx), built from the
+// five masks of each vector in dwShiftArgs.mtab: R-, R0, R+ (rows of the
+// read inside the input, and the lane below N) and C-, C+ (columns), with
+// C0 = all lanes. Each vector of 16 outputs is then 9 masked FMAs from
+// memory, 6 KANDWs and 5 mask loads.
+//
+// Registers: DI = args, SI = src plane, DX = dst plane, CX = column, R15 =
+// mask entry of the vector, R11 = planes left, R12 = kernel, R13 = bias; the
+// base registers (stride 1: R8 R9 R10 for dy = -1, 0, 1; stride 2: R8 R9
+// (dy = -1, px = 0, 1), R10 R14 (dy = 0), BX AX (dy = 1)). K1..K3 = R-, R0,
+// R+; K4, K5 = C-, C+; K6 = the tap's mask. Z8..Z16 = weights, Z31 = bias,
+// Z30 = lo, Z29 = hi, Z28 = leak, Z27 = 0, Z0 = accumulator.
+func dw3x3Fast512(g *gen, stride int) {
+	name := fmt.Sprintf("dw3x3s%dFastAVX512", stride)
+	g.p("// func %s(p *dwShiftArgs)", name)
+	g.p("TEXT ·%s(SB), NOSPLIT, $0-8", name)
+	g.in("MOVQ p+0(FP), DI")
+	g.in("MOVQ dwShiftArgs_planes(DI), R11")
+	g.in("MOVQ dwShiftArgs_ker(DI), R12")
+	g.in("MOVQ dwShiftArgs_bias(DI), R13")
+	g.in("MOVQ dwShiftArgs_dst(DI), DX")
+	g.in("MOVQ dwShiftArgs_src(DI), SI")
+	g.in("VBROADCASTSS dwShiftArgs_lo(DI), Z30")
+	g.in("VBROADCASTSS dwShiftArgs_hi(DI), Z29")
+	g.in("VBROADCASTSS dwShiftArgs_leak(DI), Z28")
+	g.in("VPXORD Z27, Z27, Z27")
+	var bases []string
+	if stride == 1 {
+		bases = []string{"R8", "R9", "R10"}
+	} else {
+		bases = []string{"R8", "R9", "R10", "R14", "BX", "AX"}
+	}
+	// base and displacement of tap (dy, dx).
+	tap := func(dy, dx int) (string, int) {
+		if stride == 1 {
+			return bases[dy+1], 4 * dx
+		}
+		switch dx {
+		case -1:
+			return bases[2*(dy+1)+1], -4
+		case 0:
+			return bases[2*(dy+1)], 0
+		}
+		return bases[2*(dy+1)+1], 0
+	}
+	plane, vec := g.newLabel("plane"), g.newLabel("vec")
+	g.p("%s:", plane)
+	for t := range 9 {
+		g.in("VBROADCASTSS %d(R12), Z%d", 4*t, 8+t)
+	}
+	g.in("VBROADCASTSS (R13), Z31")
+	for i, r := range bases {
+		g.in("MOVQ dwShiftArgs_bases+%d(DI), %s", 8*i, r)
+		g.in("ADDQ SI, %s", r)
+	}
+	g.in("MOVQ dwShiftArgs_mtab(DI), R15")
+	g.in("XORQ CX, CX")
+	g.p("%s:", vec)
+	for i := range 5 {
+		g.in("KMOVW %d(R15), K%d", 2*i, 1+i)
+	}
+	g.in("VMOVAPS Z31, Z0")
+	for dy := -1; dy <= 1; dy++ {
+		rk := fmt.Sprintf("K%d", 2+dy)
+		for dx := -1; dx <= 1; dx++ {
+			w := fmt.Sprintf("Z%d", 8+3*(dy+1)+dx+1)
+			base, disp := tap(dy, dx)
+			d := ""
+			if disp != 0 {
+				d = fmt.Sprint(disp)
+			}
+			k := rk
+			if dx != 0 {
+				g.in("KANDW K%d, %s, K6", 4+(dx+1)/2, rk)
+				k = "K6"
+			}
+			g.in("VFMADD231PS %s(%s)(CX*4), %s, %s, Z0", d, base, w, k)
+		}
+	}
+	g.in("VMAXPS Z30, Z0, Z0")
+	g.in("VMINPS Z29, Z0, Z0")
+	g.in("TESTQ $%d, dwShiftArgs_flags(DI)", flagLeaky)
+	skip := g.newLabel("noleakv")
+	g.in("JEQ %s", skip)
+	g.in("VCMPPS $1, Z27, Z0, K7")
+	g.in("VMULPS Z28, Z0, K7, Z0")
+	g.p("%s:", skip)
+	g.in("VMOVUPS Z0, K2, (DX)(CX*4)")
+	g.in("ADDQ $16, R15")
+	g.in("ADDQ $16, CX")
+	g.in("CMPQ CX, dwShiftArgs_n(DI)")
+	g.in("JLT %s", vec)
+	g.in("ADDQ dwShiftArgs_sstride(DI), SI")
+	g.in("ADDQ dwShiftArgs_dstride(DI), DX")
+	g.in("ADDQ $36, R12")
+	g.in("ADDQ dwShiftArgs_bstride(DI), R13")
+	g.in("DECQ R11")
+	g.in("JNE %s", plane)
 	g.in("VZEROUPPER")
 	g.in("RET")
 	g.p("")
@@ -701,6 +1038,16 @@ func main() {
 	}
 	write("sgemm_avx512_amd64.s", g512.buf.Bytes())
 
+	var gs gen
+	header(&gs)
+	for r := 1; r <= maxRowsAVX512; r++ {
+		kernelShift512(&gs, r)
+	}
+	dwShift512(&gs, 9)
+	dw3x3Fast512(&gs, 1)
+	dw3x3Fast512(&gs, 2)
+	write("shift_avx512_amd64.s", gs.buf.Bytes())
+
 	var g256 gen
 	header(&g256)
 	for r := 1; r <= maxRowsAVX2; r++ {
@@ -729,12 +1076,31 @@ func main() {
 		gg.p("//go:noescape")
 		gg.p("func sgemmAVX2R%d(p *gemmArgs)", r)
 	}
+	for r := 1; r <= maxRowsAVX512; r++ {
+		gg.p("//go:noescape")
+		gg.p("func sgemmShiftAVX512R%d(p *gemmArgs)", r)
+	}
+	gg.p("//go:noescape")
+	gg.p("func dwShift9AVX512(p *dwShiftArgs)")
+	gg.p("//go:noescape")
+	gg.p("func dw3x3s1FastAVX512(p *dwShiftArgs)")
+	gg.p("//go:noescape")
+	gg.p("func dw3x3s2FastAVX512(p *dwShiftArgs)")
 	gg.p("")
 	gg.p("// sgemmAVX512 runs the AVX-512 micro-kernel for rows rows (1..%d).", maxRowsAVX512)
 	gg.p("func sgemmAVX512(rows int, p *gemmArgs) {")
 	gg.p("switch rows {")
 	for r := 1; r <= maxRowsAVX512; r++ {
 		gg.p("case %d:\nsgemmAVX512R%d(p)", r, r)
+	}
+	gg.p("default:\npanic(\"kernels: bad AVX-512 row count\")")
+	gg.p("}\n}")
+	gg.p("")
+	gg.p("// sgemmShiftAVX512 runs the AVX-512 shifted micro-kernel for rows rows (1..%d).", maxRowsAVX512)
+	gg.p("func sgemmShiftAVX512(rows int, p *gemmArgs) {")
+	gg.p("switch rows {")
+	for r := 1; r <= maxRowsAVX512; r++ {
+		gg.p("case %d:\nsgemmShiftAVX512R%d(p)", r, r)
 	}
 	gg.p("default:\npanic(\"kernels: bad AVX-512 row count\")")
 	gg.p("}\n}")

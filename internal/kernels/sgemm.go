@@ -20,6 +20,14 @@ type gemmArgs struct {
 	flags            int            // flag* bits
 	alpha, lo, hi    float32        // scale, clamp bounds
 	leak             float32        // leaky-relu slope
+
+	// The shifted kernels (SgemmShift) read B through table instead of
+	// panels: for each tap, cin k steps cstride bytes apart.
+	table   unsafe.Pointer // shiftEntry of the first column block and tap
+	taps    int            // taps in this call
+	cin     int            // k steps per tap
+	cstride int            // bytes between the k steps of a tap
+	tstride int            // bytes from one column block's entries to the next
 }
 
 // Epilogue flag bits of gemmArgs.flags; gen_asm.go has the same values.

@@ -46,6 +46,39 @@ func sgemmAVX2R5(p *gemmArgs)
 //go:noescape
 func sgemmAVX2R6(p *gemmArgs)
 
+//go:noescape
+func sgemmShiftAVX512R1(p *gemmArgs)
+
+//go:noescape
+func sgemmShiftAVX512R2(p *gemmArgs)
+
+//go:noescape
+func sgemmShiftAVX512R3(p *gemmArgs)
+
+//go:noescape
+func sgemmShiftAVX512R4(p *gemmArgs)
+
+//go:noescape
+func sgemmShiftAVX512R5(p *gemmArgs)
+
+//go:noescape
+func sgemmShiftAVX512R6(p *gemmArgs)
+
+//go:noescape
+func sgemmShiftAVX512R7(p *gemmArgs)
+
+//go:noescape
+func sgemmShiftAVX512R8(p *gemmArgs)
+
+//go:noescape
+func dwShift9AVX512(p *dwShiftArgs)
+
+//go:noescape
+func dw3x3s1FastAVX512(p *dwShiftArgs)
+
+//go:noescape
+func dw3x3s2FastAVX512(p *dwShiftArgs)
+
 // sgemmAVX512 runs the AVX-512 micro-kernel for rows rows (1..8).
 func sgemmAVX512(rows int, p *gemmArgs) {
 	switch rows {
@@ -65,6 +98,30 @@ func sgemmAVX512(rows int, p *gemmArgs) {
 		sgemmAVX512R7(p)
 	case 8:
 		sgemmAVX512R8(p)
+	default:
+		panic("kernels: bad AVX-512 row count")
+	}
+}
+
+// sgemmShiftAVX512 runs the AVX-512 shifted micro-kernel for rows rows (1..8).
+func sgemmShiftAVX512(rows int, p *gemmArgs) {
+	switch rows {
+	case 1:
+		sgemmShiftAVX512R1(p)
+	case 2:
+		sgemmShiftAVX512R2(p)
+	case 3:
+		sgemmShiftAVX512R3(p)
+	case 4:
+		sgemmShiftAVX512R4(p)
+	case 5:
+		sgemmShiftAVX512R5(p)
+	case 6:
+		sgemmShiftAVX512R6(p)
+	case 7:
+		sgemmShiftAVX512R7(p)
+	case 8:
+		sgemmShiftAVX512R8(p)
 	default:
 		panic("kernels: bad AVX-512 row count")
 	}
