@@ -296,7 +296,7 @@ func (s *Studio) placeDataset(ctx context.Context, ref, dst string) (string, err
 
 func isDatasetFile(p string) bool {
 	switch strings.ToLower(filepath.Ext(p)) {
-	case ".csv", ".npz":
+	case ".csv", ".npz", ".parquet":
 		return true
 	case ".npy":
 		return !strings.HasSuffix(strings.ToLower(p), "y.npy")
@@ -304,7 +304,9 @@ func isDatasetFile(p string) bool {
 	return false
 }
 
-// fromHub resolves hf:// references; the Hub client is configured with WithHub.
-func (s *Studio) fromHub(_ context.Context, ref string) (string, error) {
-	return "", fmt.Errorf("%s: Hugging Face Hub references are not available in this build yet; download the file and pass its path", ref)
+// fromHub resolves an hf:// reference: it verifies access to the repository, resolves the
+// revision to a commit, downloads the file the reference stands for into the Hub cache (or reuses
+// it) and returns its local path; the client is configured with WithHub (hub.go).
+func (s *Studio) fromHub(ctx context.Context, ref string) (string, error) {
+	return s.fetchHub(ctx, ref)
 }

@@ -176,7 +176,7 @@ func (s *Studio) CreateRuns(ctx context.Context, project string, m Matrix) ([]*R
 // checkRef rejects references that cannot work before any run is created.
 func checkRef(ref string) error {
 	if ref == "" || strings.HasPrefix(ref, hfScheme) {
-		return nil
+		return checkHubRef(ref)
 	}
 	if strings.Contains(ref, "://") {
 		return fmt.Errorf("%q: use a local path or a Hub reference hf://org/name[@rev][/path]", ref)

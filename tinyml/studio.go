@@ -70,6 +70,7 @@ type Studio struct {
 	workerEnv  map[string]string
 	events     *broker
 	devices    deviceSetup // Docker and SSH devices, container jobs, image export (docker.go)
+	hub        hubSetup    // the Hugging Face Hub client for hf:// references (hub.go)
 
 	sem    *semaphore.Weighted
 	ctx    context.Context

@@ -53,7 +53,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		def = "./tinyml-data"
 	}
 	root.PersistentFlags().StringVar(&a.dir, "dir", def, "the studio's data directory (store and run volumes); default $TINYML_DIR or ./tinyml-data")
-	root.AddCommand(a.demoCmd(), a.evalCmd(), a.predictCmd(), a.projectCmd(), a.deviceCmd(), a.runCmd(), a.reportCmd(), a.historyCmd(), a.compressCmd(), a.catalogueCmd(), a.exportCmd())
+	root.AddCommand(a.demoCmd(), a.evalCmd(), a.predictCmd(), a.projectCmd(), a.deviceCmd(), a.runCmd(), a.reportCmd(), a.historyCmd(), a.compressCmd(), a.catalogueCmd(), a.exportCmd(), a.hfCmd())
 	return root
 }
 

@@ -207,10 +207,12 @@ func Load(path string, opts ...Option) (*Dataset, error) {
 		d, err = loadNPYPair(path)
 	case ".npz":
 		d, err = loadNPZ(path)
+	case ".parquet":
+		return loadParquet(path, o)
 	case ".png", ".jpg", ".jpeg":
 		return nil, fmt.Errorf("%w: dataset %s is a single image; give the folder holding one subfolder per class (CLASS/IMAGE.png)", ErrFormat, path)
 	default:
-		return nil, fmt.Errorf("%w: dataset %s: unknown format %q (use .csv, .npy, .npz, a directory of x.npy and y.npy, or an image folder)", ErrFormat, path, ext)
+		return nil, fmt.Errorf("%w: dataset %s: unknown format %q (use .csv, .npy, .npz, .parquet, a directory of x.npy and y.npy, or an image folder)", ErrFormat, path, ext)
 	}
 	return finish(d, err)(path, o)
 }

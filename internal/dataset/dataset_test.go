@@ -173,7 +173,7 @@ func TestLoadFiles(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "d.parquet"), []byte("PAR1"))
 	_, err = Load(filepath.Join(dir, "d.parquet"))
 	require.ErrorIs(t, err, ErrFormat)
-	require.ErrorContains(t, err, `unknown format ".parquet"`)
+	require.ErrorContains(t, err, "d.parquet is not a parquet file")
 	_, err = Load(filepath.Join(dir, "missing.csv"))
 	require.ErrorIs(t, err, os.ErrNotExist)
 	empty := t.TempDir()
