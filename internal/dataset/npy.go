@@ -46,7 +46,7 @@ var ErrFormat = errors.New("bad dataset file")
 
 // maxElements bounds what a header may announce before any data is read (memory safety against
 // hostile headers); 2^31 float32s is 8 GiB, far beyond a test set.
-const maxElements = 1 << 31
+const maxElements = 1<<31 - 1
 
 // ReadNPY parses a .npy file (format versions 1-3, C or Fortran order, little or big endian,
 // bool/int/uint/float of any width). A header announcing more than 2^31 elements is refused, and

@@ -19,7 +19,7 @@ func killGroup(cmd *exec.Cmd) error {
 // peakRSS reads the child's maximum resident set size (kilobytes on Linux).
 func peakRSS(ps interface{ SysUsage() any }) int64 {
 	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
-		return ru.Maxrss * 1024
+		return int64(ru.Maxrss) * 1024
 	}
 	return 0
 }
