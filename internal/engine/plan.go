@@ -269,7 +269,7 @@ func (p *planner) node(idx int, n *gnode) error {
 			b.out = append(b.out, &Tensor{})
 		}
 	}
-	if err := registry[n.op].build(b); err != nil {
+	if err := opDefOf(n.op).build(b); err != nil {
 		return err
 	}
 	for i, t := range b.out {
