@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/tinymlaas/tinyml/device"
 	"github.com/tinymlaas/tinyml/internal/image"
@@ -90,6 +91,21 @@ func (s *Studio) setupDevices() error {
 		s.runner = r
 	}
 	return nil
+}
+
+// removeOrphanContainers stops the containers of jobs whose studio process died, so that they
+// do not go on writing into volumes whose steps were just marked interrupted. Without a reachable
+// engine there is nothing to stop.
+func (s *Studio) removeOrphanContainers(ctx context.Context) {
+	r, err := s.devices.runner()
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if n, err := r.RemoveOrphans(ctx); err == nil && n > 0 {
+		s.log.Warn("removed containers of an interrupted studio", "containers", n)
+	}
 }
 
 // DockerRunner returns the studio's Docker runner (the one WithDocker and docker devices use),

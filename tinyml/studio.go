@@ -180,16 +180,21 @@ func (s *Studio) reconcile(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	interrupted := false
 	for _, st := range steps {
 		if alive(st.Job) {
 			continue // another live process is executing it
 		}
+		interrupted = true
 		msg := fmt.Sprintf("interrupted: the studio stopped while this step was running (started %s); start the run again to retry it",
 			st.Started.Format(time.RFC3339))
 		if _, err := s.store.UpdateStep(ctx, st.RunID, st.Name, store.StepUpdate{Status: store.StatusFailed, Error: msg, Finished: time.Now()}); err != nil {
 			return err
 		}
 		s.log.Warn("reconciled an interrupted step", "run", st.RunID, "step", st.Name)
+	}
+	if interrupted {
+		s.removeOrphanContainers(ctx)
 	}
 	return nil
 }

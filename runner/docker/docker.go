@@ -44,6 +44,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/tinymlaas/tinyml/internal/image"
+	"github.com/tinymlaas/tinyml/internal/proc"
 	"github.com/tinymlaas/tinyml/runner"
 )
 
@@ -541,7 +542,50 @@ func (p *phases) mark(name string) {
 
 func (p *phases) String() string { return strings.Join(p.parts, " ") }
 
+// owner labels a container with the process running its job: host, pid and the process's start
+// time (so that a reused pid is not mistaken for the owner).
 func owner() string {
 	h, _ := os.Hostname()
-	return h + ":" + strconv.Itoa(os.Getpid())
+	pid := os.Getpid()
+	return h + ":" + strconv.Itoa(pid) + ":" + strconv.FormatInt(proc.Start(pid), 10)
+}
+
+// ownerAlive reports whether the process named by an owner label is still running on this host.
+// Labels of other hosts count as alive: this runner cannot tell.
+func ownerAlive(label string) bool {
+	parts := strings.Split(label, ":")
+	h, _ := os.Hostname()
+	if len(parts) < 2 || parts[0] != h {
+		return true
+	}
+	pid, err := strconv.Atoi(parts[1])
+	if err != nil || pid <= 0 {
+		return true
+	}
+	var start int64
+	if len(parts) > 2 {
+		start, _ = strconv.ParseInt(parts[2], 10, 64)
+	}
+	return proc.Same(pid, start)
+}
+
+// RemoveOrphans stops and removes running containers whose owning process on this host has
+// died (a studio killed in the middle of a job): their steps are being marked interrupted, and
+// a job nobody waits for must not go on writing into a run's volume.
+func (r *Runner) RemoveOrphans(ctx context.Context) (removed int, err error) {
+	f := client.Filters{}
+	f.Add("label", LabelJob)
+	list, err := r.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	if err != nil {
+		return 0, r.classify("remove orphans", err)
+	}
+	for _, c := range list.Items {
+		if ownerAlive(c.Labels[LabelOwner]) {
+			continue
+		}
+		if _, err := r.cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true}); err == nil {
+			removed++
+		}
+	}
+	return removed, nil
 }

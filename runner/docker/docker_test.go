@@ -303,3 +303,35 @@ func TestPruneRemovesOnlyLongExitedContainers(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, ids)
 }
+
+// A container whose studio process died is removed even while it runs; one whose owner lives
+// (this process) is left alone.
+func TestRemoveOrphansStopsTheJobsOfADeadStudio(t *testing.T) {
+	r := newRunner(t)
+	img := programImage(t, r, "behave")
+	ctx := context.Background()
+	host, _ := os.Hostname()
+	start := func(name, owner string) string {
+		created, err := r.Client().ContainerCreate(ctx, client.ContainerCreateOptions{Image: img, Config: &container.Config{
+			Env:    []string{runnertest.BehaviourEnv + "=" + runnertest.Sleep},
+			Labels: map[string]string{docker.LabelJob: name, docker.LabelOwner: owner}}})
+		require.NoError(t, err)
+		t.Cleanup(func() { r.Client().ContainerRemove(ctx, created.ID, client.ContainerRemoveOptions{Force: true}) })
+		_, err = r.Client().ContainerStart(ctx, created.ID, client.ContainerStartOptions{})
+		require.NoError(t, err)
+		return created.ID
+	}
+	dead := jobName(t) + "-dead"
+	live := jobName(t) + "-live"
+	start(dead, fmt.Sprintf("%s:%d:1", host, 1<<22)) // a pid above Linux's maximum: never alive
+	start(live, fmt.Sprintf("%s:%d", host, os.Getpid()))
+	n, err := r.RemoveOrphans(ctx)
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, n, 1)
+	ids, err := r.Containers(ctx, dead)
+	require.NoError(t, err)
+	require.Empty(t, ids)
+	ids, err = r.Containers(ctx, live)
+	require.NoError(t, err)
+	require.Len(t, ids, 1)
+}

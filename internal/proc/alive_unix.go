@@ -1,10 +1,10 @@
 //go:build unix
 
-package tinyml
+package proc
 
 import "syscall"
 
-func processAlive(pid int) bool {
+func alive(pid int) bool {
 	err := syscall.Kill(pid, 0)
 	return err == nil || err == syscall.EPERM
 }
