@@ -136,9 +136,18 @@ func (s *Studio) CreateRuns(ctx context.Context, project string, m Matrix) ([]*R
 			return nil, fmt.Errorf("create runs: device %q: %w (register it with tinyml device add)", d, err)
 		}
 	}
-	for _, ref := range append(append([]string{}, m.Models...), m.Dataset, m.Calib) {
-		if err := checkRef(ref); err != nil {
+	// Local references are kept absolute: the steps may run later, from another directory.
+	m.Models = append([]string(nil), m.Models...)
+	for _, ref := range append([]*string{&m.Dataset, &m.Calib}, ptrs(m.Models)...) {
+		if err := checkRef(*ref); err != nil {
 			return nil, fmt.Errorf("create runs: %w", err)
+		}
+		if *ref != "" && !strings.HasPrefix(*ref, hfScheme) {
+			abs, err := filepath.Abs(*ref)
+			if err != nil {
+				return nil, fmt.Errorf("create runs: %w", err)
+			}
+			*ref = abs
 		}
 	}
 	var recs []store.Run
@@ -171,6 +180,14 @@ func (s *Studio) CreateRuns(ctx context.Context, project string, m Matrix) ([]*R
 		out = append(out, run)
 	}
 	return out, nil
+}
+
+func ptrs(s []string) []*string {
+	out := make([]*string, len(s))
+	for i := range s {
+		out[i] = &s[i]
+	}
+	return out
 }
 
 // checkRef rejects references that cannot work before any run is created.
@@ -293,6 +310,13 @@ func (s *Studio) ArtifactPath(ctx context.Context, id, rel string) (string, erro
 func (s *Studio) SetReference(ctx context.Context, id, what, ref string) error {
 	if err := checkRef(ref); err != nil {
 		return err
+	}
+	if !strings.HasPrefix(ref, hfScheme) {
+		abs, err := filepath.Abs(ref)
+		if err != nil {
+			return err
+		}
+		ref = abs
 	}
 	return s.store.SetReference(ctx, id, what, ref)
 }

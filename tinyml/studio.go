@@ -132,6 +132,12 @@ func WithWorkerCommand(cmd ...string) Option {
 // left running by a studio that stopped are marked failed as interrupted, so nothing stays
 // running forever. A device named "local" (this host) is registered if absent.
 func Open(ctx context.Context, dir string, opts ...Option) (*Studio, error) {
+	// Jobs run in other working directories (a run's volume, a container): paths must not be
+	// relative to ours.
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open studio: %w", err)
+	}
 	if err := os.MkdirAll(filepath.Join(dir, "runs"), 0o755); err != nil {
 		return nil, fmt.Errorf("open studio: %w", err)
 	}

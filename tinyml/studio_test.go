@@ -149,3 +149,20 @@ func TestInstallRefusesAModelBiggerThanTheDevice(t *testing.T) {
 	require.Contains(t, msg, "16.0 KiB")
 	require.Contains(t, msg, "tiny")
 }
+
+// The README's first command uses a relative data directory: runs must work from it.
+func TestARelativeDataDirectoryWorks(t *testing.T) {
+	ctx := context.Background()
+	model, data := testenv.RepoFile(t, "testdata/models/digits_mlp.onnx"), testenv.RepoFile(t, "testdata/data/digits_test.csv")
+	t.Chdir(t.TempDir())
+	s, err := tinyml.Open(ctx, "tinyml-data")
+	require.NoError(t, err)
+	defer s.Close()
+	_, err = s.CreateProject(ctx, "rel")
+	require.NoError(t, err)
+	runs, err := s.CreateRuns(ctx, "rel", tinyml.Matrix{Models: []string{model}, Dataset: data})
+	require.NoError(t, err)
+	done, err := s.Execute(ctx, runs[0].ID)
+	require.NoError(t, err)
+	require.Equal(t, tinyml.Generated, done[0].Status, done[0].Err())
+}

@@ -14,6 +14,7 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -33,6 +34,15 @@ func (*Runner) Name() string { return "local" }
 func (r *Runner) Run(ctx context.Context, job runner.Job) (runner.Result, error) {
 	if len(job.Command) == 0 {
 		return runner.Result{}, fmt.Errorf("job %s: no command to run", job.Name)
+	}
+	// The job runs inside its volume and finds it through $TINYML_VOLUME: that path must not
+	// depend on the working directory.
+	if job.Volume != "" {
+		abs, err := filepath.Abs(job.Volume)
+		if err != nil {
+			return runner.Result{}, fmt.Errorf("job %s: volume: %w", job.Name, err)
+		}
+		job.Volume = abs
 	}
 	if job.Limits.Timeout > 0 {
 		var cancel context.CancelFunc

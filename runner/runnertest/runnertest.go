@@ -92,6 +92,16 @@ func Run(t *testing.T, r runner.Runner, job JobFunc, opts Options) {
 		require.Contains(t, out.String(), "writing result")
 		require.NotEmpty(t, res.Handle)
 	})
+	t.Run("a volume given as a relative path is the same directory for the job", func(t *testing.T) {
+		parent := t.TempDir()
+		t.Chdir(parent)
+		require.NoError(t, os.Mkdir("vol", 0o755))
+		res, err := r.Run(context.Background(), job(t, Write, "vol"))
+		require.NoError(t, err)
+		require.Equal(t, 0, res.ExitCode)
+		_, err = os.Stat(filepath.Join(parent, "vol", "result.json"))
+		require.NoError(t, err, "the job wrote its result elsewhere")
+	})
 	t.Run("a failing job reports its exit code and message", func(t *testing.T) {
 		var errOut syncBuffer
 		j := job(t, Fail, t.TempDir())
