@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -84,10 +85,11 @@ func ParseHost(s string) (user, host string, port int, err error) {
 		}
 		host, port = host[:i], p
 	}
-	if host == "" {
-		return "", "", 0, fmt.Errorf("host %q: no address", s)
+	host = strings.Trim(host, "[]")
+	if host == "" || strings.ContainsAny(host, " \t\r\n/@[]") {
+		return "", "", 0, fmt.Errorf("host %q: no valid address (write user@addr:port)", s)
 	}
-	return user, strings.Trim(host, "[]"), port, nil
+	return user, host, port, nil
 }
 
 // ParseBytes reads sizes as users write them: 64MiB, 4 MiB, 512KiB, 2GB, 1048576.
@@ -106,6 +108,9 @@ func ParseBytes(s string) (int64, error) {
 		"g": 1 << 30, "gb": 1e9, "gib": 1 << 30}[unit]
 	if mult == 0 {
 		return 0, fmt.Errorf("size %q: unknown unit %q (B, KiB, MiB, GiB, KB, MB, GB)", s, unit)
+	}
+	if v*mult >= math.MaxInt64 {
+		return 0, fmt.Errorf("size %q is too large", s)
 	}
 	return int64(v * mult), nil
 }
